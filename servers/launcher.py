@@ -1,0 +1,204 @@
+"""Start one stack on loopback, pinned to its CPUs; wait until it answers; always tear it down.
+
+The server runs in its own session (process group) so teardown reaches every
+worker it forked, also after an exception or Ctrl-C in the harness.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from servers.base import LaunchSpec
+from servers.matrix import Stack
+from servers.registry import SERVERS
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK = "127.0.0.1"
+
+
+class LaunchError(RuntimeError):
+    """A stack could not be started; `reason` is one line, `log_tail` the server's last words."""
+
+    def __init__(self, reason: str, log_tail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.log_tail = log_tail
+
+
+@dataclass
+class RunningServer:
+    stack: Stack
+    host: str
+    port: int
+    command: list[str]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    cpus: list[int]
+    ready_s: float
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def exit_code(self) -> int | None:
+        return self.process.poll()
+
+    def log_tail(self, lines: int = 20) -> str:
+        return tail(self.log_path, lines)
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a log file, for error messages and results."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A port the kernel says is free now (it may be taken before the server binds: see launch)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def pin_prefix(cpus: Sequence[int]) -> list[str]:
+    """`taskset` prefix that pins a command and everything it forks to `cpus`."""
+    if not cpus:
+        return []
+    taskset = shutil.which("taskset")
+    if taskset is None:
+        raise LaunchError("taskset not found, so CPUs cannot be pinned; install util-linux or pass --no-pin")
+    return [taskset, "--cpu-list", ",".join(str(c) for c in cpus)]
+
+
+def server_env() -> dict[str, str]:
+    """The server's environment: this one, with the repo importable and output unbuffered."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # each Django entry point sets its own
+    return env
+
+
+def stop_process_group(process: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
+    """SIGTERM the whole group, then SIGKILL what is left after `grace_s`."""
+    try:
+        pgid = os.getpgid(process.pid)
+    except ProcessLookupError:
+        pgid = None
+    if pgid is not None:
+        try:
+            os.killpg(pgid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        pass
+    if pgid is not None:
+        try:
+            os.killpg(pgid, signal.SIGKILL)  # also reaps workers that outlived the master
+        except ProcessLookupError:
+            pass
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def wait_ready(server: RunningServer, timeout_s: float) -> None:
+    """Poll until the server answers any HTTP response, it exits, or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    path = SERVERS[server.stack.server].ready_path
+    while time.monotonic() < deadline:
+        code = server.exit_code()
+        if code is not None:
+            raise LaunchError(f"{server.stack.id}: server exited with code {code} before it was ready", server.log_tail())
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=1.0)
+        try:
+            conn.request("GET", path)
+            conn.getresponse().read()
+            return
+        except (OSError, http.client.HTTPException):
+            time.sleep(0.05)
+        finally:
+            conn.close()
+    raise LaunchError(f"{server.stack.id}: not ready within {timeout_s:.0f} s", server.log_tail())
+
+
+def _start(stack: Stack, host: str, port: int, cpus: Sequence[int], log_path: Path) -> RunningServer:
+    spec = LaunchSpec(stack.target, stack.interface, host, port, stack.workers, stack.backlog, stack.options)
+    command = SERVERS[stack.server].command(spec)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(  # an argument list, never a shell string
+            pin_prefix(cpus) + command,
+            cwd=REPO_ROOT,
+            env=server_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return RunningServer(stack, host, port, command, process, log_path, list(cpus), 0.0)
+
+
+@contextmanager
+def launch(
+    stack: Stack,
+    log_path: Path,
+    cpus: Sequence[int] = (),
+    port: int | None = None,
+    host: str = LOOPBACK,
+    ready_timeout_s: float = 20.0,
+) -> Iterator[RunningServer]:
+    """Run `stack` for the body of the with-block; the whole process group is gone afterwards.
+
+    With no `port`, a free one is chosen, and a start that loses the port to
+    another process is retried on a new one. A given `port` that is taken is
+    an error that says so.
+    """
+    if port is not None and port_in_use(host, port):
+        raise LaunchError(f"port {port} on {host} is already in use; pick another with --port or stop what holds it")
+    attempts = 1 if port is not None else 3
+    last: LaunchError | None = None
+    for _ in range(attempts):
+        chosen = port if port is not None else free_port(host)
+        t0 = time.monotonic()
+        server = _start(stack, host, chosen, cpus, log_path)
+        try:
+            try:
+                wait_ready(server, ready_timeout_s)
+            except LaunchError as exc:
+                last = exc
+                if "address already in use" in exc.log_tail.lower() and port is None:
+                    continue  # lost the port race: try another
+                raise
+            server.ready_s = time.monotonic() - t0
+            yield server
+            return
+        finally:
+            stop_process_group(server.process)
+    assert last is not None
+    raise last

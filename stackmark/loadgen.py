@@ -1,0 +1,83 @@
+"""Run one Locust cell as a pinned subprocess against a running stack, sampling both sides.
+
+Locust runs in its own process (and process group) on the load-generator CPUs,
+so its CPU use can be measured apart from the server's and it can always be
+stopped. The run is bounded: the shape stops it after primer + warm-up +
+measure, and the harness kills it if it overstays.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from scenarios.catalog import PHASES_FILE, Scenario
+from servers.launcher import RunningServer, pin_prefix, stop_process_group
+from stackmark.sampler import Sampler
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    concurrency: int
+    duration_s: float
+    warmup_s: float
+    primer_s: float
+    cpus: Sequence[int]
+
+
+@dataclass
+class CellOutcome:
+    ok: bool
+    reason: str | None
+
+
+def locust_command(scenario: Scenario, url: str, load: LoadSettings, cell_dir: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "locust",
+        "-f", f"{scenario.locustfile},{PHASES_FILE}",
+        "--headless", "--host", url,
+        "--endpoint", scenario.endpoint,
+        "--phase-users", str(load.concurrency),
+        "--phase-primer", str(load.primer_s),
+        "--phase-warmup", str(load.warmup_s),
+        "--phase-measure", str(load.duration_s),
+        "--phases-file", str(cell_dir / "phases.json"),
+        "--latency-file", str(cell_dir / "latency.json"),
+        "--csv", str(cell_dir / "locust"),
+        "--only-summary",
+        "--logfile", str(cell_dir / "locust.log"),
+        "--loglevel", "WARNING",
+        "--exit-code-on-error", "0",  # errors are counted from latency.json, not the exit code
+        "--stop-timeout", "1",
+    ]
+
+
+def run_cell(server: RunningServer, scenario: Scenario, load: LoadSettings, cell_dir: Path) -> CellOutcome:
+    """One measured cell; never raises for a server or Locust failure, reports it instead."""
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    cmd = pin_prefix(load.cpus) + locust_command(scenario, server.url, load, cell_dir)
+    budget_s = load.primer_s + load.warmup_s + load.duration_s + 30.0
+    proc: subprocess.Popen[bytes] | None = None
+    sampler = Sampler(server.pid, lambda: proc.pid if proc is not None and proc.poll() is None else None)
+    with sampler:
+        with open(cell_dir / "locust.out", "ab") as out:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        try:
+            code = proc.wait(timeout=budget_s)
+        except subprocess.TimeoutExpired:
+            code = None
+        finally:
+            stop_process_group(proc, grace_s=2.0)
+    sampler.write_csv(cell_dir / "samples.csv")
+    if server.exit_code() is not None:
+        return CellOutcome(False, f"server exited with code {server.exit_code()} during the cell")
+    if code is None:
+        return CellOutcome(False, f"locust did not finish within {budget_s:.0f} s and was killed")
+    if code != 0:
+        return CellOutcome(False, f"locust exited with code {code}; see locust.out")
+    if not (cell_dir / "latency.json").exists():
+        return CellOutcome(False, "locust wrote no latency.json; see locust.out")
+    return CellOutcome(True, None)
