@@ -53,7 +53,7 @@ def select_stacks(matrix: Matrix, names: Sequence[str] | None) -> list[Stack]:
         if name in matrix.excluded:
             raise UserError(f"stack {name!r} is excluded by servers/matrix.toml: {matrix.excluded[name]}")
         raise unknown("stack", name, matrix.stacks, "stackmark list")
-    return list(dict.fromkeys(chosen))  # keep order, drop repeats
+    return list({s.id: s for s in chosen}.values())  # keep order, drop repeats
 
 
 def select_scenarios(names: Sequence[str] | None, default: Sequence[str]) -> list[Scenario]:
