@@ -1,0 +1,194 @@
+"""PNG charts of a tidy frame: one function per chart, each returns the path it wrote.
+
+Every chart shows the median over repeats of the ok cells, one bar (or row)
+per stack and (scenario, concurrency), sorted best first, coloured by
+scenario/concurrency, with the ranking flags written next to flagged stacks
+so a generator-bound number is never shown bare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: never needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402  (must follow matplotlib.use)
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+
+from analysis.tidy import medians, ranking, write_atomic  # noqa: E402
+
+DPI = 110
+PALETTE = plt.get_cmap("tab10").colors
+
+
+def describe_settings(settings: dict[str, Any], df: pd.DataFrame | None = None) -> str:
+    """'concurrency 8, 3 s window, median of 2 repeats': how the plotted numbers were measured.
+
+    With df, the repeat count is what actually finished ok (an interrupted run has fewer
+    than settings.repeat), so the title never claims a median that was not taken.
+    """
+    parts = []
+    conc = settings.get("concurrency") or []
+    if conc:
+        parts.append("concurrency " + "/".join(str(c) for c in conc))
+    duration = settings.get("duration_s")
+    if duration is not None:
+        parts.append(f"{duration:g} s window")
+    counts: list[int] = []
+    if df is not None:
+        med = medians(df)
+        counts = sorted({int(n) for n in med["repeats"]}) if not med.empty else []
+    elif settings.get("repeat"):
+        counts = [int(settings["repeat"])]
+    if counts == [1]:
+        parts.append("1 repeat")
+    elif len(counts) == 1:
+        parts.append(f"median of {counts[0]} repeats")
+    elif counts:
+        parts.append(f"median of {counts[0]}–{counts[-1]} repeats")
+    return ", ".join(parts)
+
+
+def _table(df: pd.DataFrame) -> pd.DataFrame:
+    """Medians per (scenario, concurrency, stack) plus flags and a group label."""
+    med = medians(df)
+    if med.empty:
+        return med.assign(flags=pd.Series(dtype=object), group=pd.Series(dtype=object))
+    flags = ranking(df).set_index(["scenario", "concurrency", "stack"])["flags"]
+    med = med.join(flags, on=["scenario", "concurrency", "stack"])
+    med["flags"] = med["flags"].fillna("")
+    med["group"] = med["scenario"].astype(str) + ", c" + med["concurrency"].astype(str)
+    return med
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    """Write the PNG atomically and free the figure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fig.tight_layout()
+        return write_atomic(path, lambda f: fig.savefig(f, dpi=DPI, format="png"), binary=True)
+    finally:
+        plt.close(fig)
+
+
+def _empty(path: Path, title: str) -> Path:
+    fig, ax = plt.subplots(figsize=(8, 2.2))
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.text(0.5, 0.5, "no ok cells to plot", ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+    return _save(fig, path)
+
+
+def _ordered(table: pd.DataFrame, column: str, best_high: bool) -> pd.DataFrame:
+    """Groups in name order, stacks best first within each; rows without a value dropped."""
+    t = table.dropna(subset=[column])
+    return t.sort_values(["scenario", "concurrency", column, "stack"],
+                         ascending=[True, True, not best_high, True], kind="stable").reset_index(drop=True)
+
+
+def _bar_chart(df: pd.DataFrame, path: Path, column: str, title: str, xlabel: str,
+               best_high: bool, fmt: Callable[[float], str]) -> Path:
+    table = _ordered(_table(df), column, best_high)
+    if table.empty:
+        return _empty(path, title)
+    groups = list(dict.fromkeys(table["group"]))
+    colors = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.42 * len(table)))
+    y = range(len(table))
+    ax.barh(list(y), table[column], color=[colors[g] for g in table["group"]], height=0.7)
+    ax.set_yticks(list(y), table["stack"])
+    ax.invert_yaxis()  # best on top
+    top = float(table[column].max())
+    for i, row in table.iterrows():
+        note = fmt(row[column]) + (f"  [{row['flags']}]" if row["flags"] else "")
+        ax.text(row[column] + top * 0.01, i, note, va="center", fontsize=8,
+                color="#b00020" if row["flags"] else "#222222")
+    ax.set_xlim(0, top * 1.35)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    if len(groups) > 1:
+        handles = [plt.Rectangle((0, 0), 1, 1, color=colors[g]) for g in groups]
+        ax.legend(handles, groups, title="scenario, concurrency", fontsize=8,
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return _save(fig, path)
+
+
+def throughput_chart(df: pd.DataFrame, path: Path, how: str = "") -> Path:
+    """Requests per second per stack, best on top."""
+    title = "Throughput, req/s (higher is better)" + (f" — {how}" if how else "")
+    return _bar_chart(df, path, "rps", title, "requests per second in the measured window",
+                      best_high=True, fmt=lambda v: f"{v:,.0f}")
+
+
+def cpu_chart(df: pd.DataFrame, path: Path, how: str = "") -> Path:
+    """Server CPU time spent per request: the efficiency view, independent of the generator's limit."""
+    title = "Server CPU per request, µs (lower is better)" + (f" — {how}" if how else "")
+    return _bar_chart(df, path, "cpu_us_per_req", title, "server process-tree CPU µs per request",
+                      best_high=False, fmt=lambda v: f"{v:,.0f} µs")
+
+
+def memory_chart(df: pd.DataFrame, path: Path, how: str = "") -> Path:
+    """Peak resident memory of the server's process tree during the measured window."""
+    title = "Server memory, peak RSS MiB (lower is better)" + (f" — {how}" if how else "")
+    return _bar_chart(df, path, "server_rss_mb", title, "MiB, summed over the server's processes",
+                      best_high=False, fmt=lambda v: f"{v:,.1f} MiB")
+
+
+def latency_chart(df: pd.DataFrame, path: Path, how: str = "") -> Path:
+    """p50/p90/p99 response time per stack on a log axis, lowest p99 on top."""
+    title = "Latency p50 / p90 / p99, ms (lower is better, log scale)" + (f" — {how}" if how else "")
+    table = _ordered(_table(df), "p99_ms", best_high=False)
+    table = table[(table[["p50_ms", "p90_ms", "p99_ms"]] > 0).all(axis=1)].reset_index(drop=True)
+    if table.empty:
+        return _empty(path, title)
+    groups = list(dict.fromkeys(table["group"]))
+    colors = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
+    fig, ax = plt.subplots(figsize=(9, 1.5 + 0.42 * len(table)))
+    for i, row in table.iterrows():
+        c = colors[row["group"]]
+        ax.plot([row["p50_ms"], row["p99_ms"]], [i, i], color=c, alpha=0.5, linewidth=2)
+        ax.plot(row["p50_ms"], i, "o", color=c, markersize=7)
+        ax.plot(row["p90_ms"], i, "s", color=c, markersize=6)
+        ax.plot(row["p99_ms"], i, "^", color=c, markersize=8)
+        note = f"p99 {row['p99_ms']:.2f} ms" + (f"  [{row['flags']}]" if row["flags"] else "")
+        ax.annotate(note, (row["p99_ms"], i), xytext=(8, 0), textcoords="offset points", va="center",
+                    fontsize=8, color="#b00020" if row["flags"] else "#222222")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    lo, hi = float(table["p50_ms"].min()), float(table["p99_ms"].max())
+    ax.set_xlim(lo / 1.6, hi * 6)
+    ax.set_yticks(range(len(table)), table["stack"])
+    ax.set_ylim(len(table) - 0.5, -0.5)  # lowest p99 on top
+    ax.set_xlabel("response time, ms (o p50, ■ p90, ▲ p99)")
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.grid(axis="x", which="both", alpha=0.3)
+    ax.set_axisbelow(True)
+    if len(groups) > 1:
+        handles = [plt.Line2D([], [], color=colors[g], marker="o", linestyle="") for g in groups]
+        ax.legend(handles, groups, title="scenario, concurrency", fontsize=8,
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return _save(fig, path)
+
+
+CHARTS: dict[str, Callable[[pd.DataFrame, Path, str], Path]] = {
+    "throughput.png": throughput_chart,
+    "latency.png": latency_chart,
+    "cpu_per_request.png": cpu_chart,
+    "memory.png": memory_chart,
+}
+
+
+def write_charts(df: pd.DataFrame, out_dir: Path, settings: dict[str, Any] | None = None) -> list[Path]:
+    """All four charts into out_dir (throughput, latency, cpu_per_request, memory .png); returns their paths."""
+    how = describe_settings(settings or {}, df)
+    return [chart(df, Path(out_dir) / name, how) for name, chart in CHARTS.items()]

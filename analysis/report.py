@@ -1,0 +1,184 @@
+"""Write a run's self-contained HTML report (report/index.html + PNGs) and its summary.csv.
+
+The HTML embeds its charts as data URIs and inline CSS, so the one file can
+be mailed or archived and still opens offline, years later.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from analysis.charts import describe_settings, write_charts
+from analysis.load import Run, load_run
+from analysis.tidy import (ERRORS_PCT, GENERATOR_BOUND_PCT, STEAL_PCT, ranking, save_summary,
+                           tidy_from_run, write_atomic)
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+CAVEAT = ("Single-run differences of less than roughly 10–20% between stacks are within the run-to-run "
+          "variation of a shared machine like this one; read them as ties unless repeats agree.")
+CHART_TITLES = {
+    "throughput.png": "Throughput per stack",
+    "latency.png": "Latency percentiles per stack",
+    "cpu_per_request.png": "Server CPU time per request",
+    "memory.png": "Server memory",
+}
+
+
+def _cpus(cpus: Any) -> str:
+    if not cpus:
+        return "not pinned"
+    return ("CPU " if len(cpus) == 1 else "CPUs ") + ", ".join(str(c) for c in cpus)
+
+
+def _plural(n: Any, word: str) -> str:
+    if isinstance(n, (list, tuple)):  # e.g. workers per stack: [1] or [1, 2]
+        if len(n) == 1:
+            n = n[0]
+        else:
+            return f"{' or '.join(f'{x:g}' for x in n)} {word}s"
+    return f"{n:g} {word}" if n == 1 else f"{n:g} {word}s"
+
+
+def measurement_text(meta: dict[str, Any]) -> str:
+    """The 'how it was measured' paragraph, built from run.json settings so it cannot drift from them."""
+    s = meta.get("settings") or {}
+    workers = s.get("workers")
+    scenarios = ", ".join(s.get("scenarios") or []) or "(none)"
+    conc = ", ".join(str(c) for c in s.get("concurrency") or []) or "(none)"
+    repeat = s.get("repeat") or 1
+    return (
+        f"Each stack's server ran on {_cpus(s.get('server_cpus'))}"
+        + (f" with {_plural(workers, 'worker')}" if workers else "")
+        + f"; the Locust load generator ran on {_cpus(s.get('loadgen_cpus'))}. "
+        f"For each scenario ({scenarios}) and concurrency ({conc} simultaneous users), "
+        f"Locust ran a {s.get('primer_s', 0):g} s primer and a {s.get('warmup_s', 0):g} s warm-up, which are not counted, "
+        f"then a {s.get('duration_s', 0):g} s measured window. "
+        f"Each cell was to be measured {_plural(repeat, 'time')}; tables and charts show the median over the repeats that finished ok. "
+        "Throughput and latency count the requests that completed inside the window "
+        "(10 µs histogram buckets; percentiles are nearest-rank and report the bucket's lower edge). "
+        "Server CPU and memory come from samples of the server's whole process tree about every 0.5 s; "
+        "CPU counters are interpolated to the window's edges, memory is the peak sample inside it. "
+        "Generator CPU is Locust's CPU time as a share of its CPUs; steal is the share of all the machine's "
+        "CPU time taken by the hypervisor."
+    )
+
+
+def _fmt(value: Any, spec: str, suffix: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "–"
+    return format(value, spec) + suffix
+
+
+def _when(ts: Any) -> str:
+    if ts is None:
+        return "not recorded (interrupted or still running)"
+    return datetime.fromtimestamp(float(ts), timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _ranking_rows(rank: pd.DataFrame) -> list[dict[str, Any]]:
+    rows = []
+    for r in rank.to_dict("records"):
+        rows.append({
+            "scenario": r["scenario"], "concurrency": r["concurrency"], "rank": r["rank"], "stack": r["stack"],
+            "rps": _fmt(r["rps"], ",.0f"), "rel_rps": _fmt(r["rel_rps"] * 100 if pd.notna(r["rel_rps"]) else None, ".0f", "%"),
+            "p99_ms": _fmt(r["p99_ms"], ".2f"), "cpu_us_per_req": _fmt(r["cpu_us_per_req"], ",.0f"),
+            "server_rss_mb": _fmt(r["server_rss_mb"], ".1f"), "generator_cpu_pct": _fmt(r["generator_cpu_pct"], ".0f", "%"),
+            "flags": [f for f in (r["flags"] or "").split(",") if f],
+        })
+    return rows
+
+
+def _stack_problems(run: Run, df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Stacks that were not (fully) measured, or measured with verify warnings, and why."""
+    measured = set(df["stack"])
+    listed = list(dict.fromkeys(list(run.meta.get("stacks") or []) + list(run.stacks)))
+    problems = []
+    for stack_id in listed:
+        spec = run.stacks.get(stack_id)
+        if spec is None:
+            problems.append({"stack": stack_id, "what": "not started",
+                             "reason": "no stack.json: the run ended before this stack started", "findings": []})
+            continue
+        start = spec.get("start") or {}
+        verify = spec.get("verify") or {}
+        findings = [f for f in verify.get("findings") or [] if isinstance(f, dict)]
+        if start.get("status") == "failed":
+            problems.append({"stack": stack_id, "what": "start failed",
+                             "reason": start.get("reason") or "no reason recorded", "findings": []})
+        elif verify.get("status") == "fail":
+            problems.append({"stack": stack_id, "what": "verify failed (not measured)",
+                             "reason": "responses did not match the scenario's expected output", "findings": findings})
+        elif verify.get("status") == "warn":
+            problems.append({"stack": stack_id, "what": "verify warnings (measured)",
+                             "reason": "see findings", "findings": findings})
+        elif stack_id not in measured:
+            problems.append({"stack": stack_id, "what": "no finished cells",
+                             "reason": "the run ended before a cell of this stack finished", "findings": []})
+    return problems
+
+
+def _failed_cells(df: pd.DataFrame) -> list[dict[str, Any]]:
+    failed = df[df["status"] != "ok"]
+    return [{"stack": r["stack"], "scenario": r["scenario"], "concurrency": r["concurrency"],
+             "repeat": r["repeat"], "reason": r["reason"] or "no reason recorded"}
+            for r in failed.to_dict("records")]
+
+
+def _data_uri(png: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
+
+
+def render_report(run: Run, df: pd.DataFrame, charts: list[Path]) -> str:
+    """The report's HTML text (no file writes): metadata, method, ranking, problems, charts."""
+    meta = run.meta
+    settings = meta.get("settings") or {}
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    context = {
+        "run_id": meta.get("run_id") or run.path.name,
+        "started": _when(meta.get("started_at")),
+        "finished": _when(meta.get("finished_at")),
+        "git": meta.get("git") or {},
+        "host": meta.get("host") or {},
+        "packages": sorted((meta.get("packages") or {}).items()),
+        "settings": [
+            ("scenarios", ", ".join(settings.get("scenarios") or [])),
+            ("concurrency", ", ".join(str(c) for c in settings.get("concurrency") or [])),
+            ("primer / warm-up / measured", f"{settings.get('primer_s', 0):g} s / {settings.get('warmup_s', 0):g} s / "
+                                            f"{settings.get('duration_s', 0):g} s"),
+            ("repeats", str(settings.get("repeat", ""))),
+            ("server workers", str(settings.get("workers", ""))),
+            ("server CPUs", _cpus(settings.get("server_cpus"))),
+            ("load generator CPUs", _cpus(settings.get("loadgen_cpus"))),
+        ],
+        "how": measurement_text(meta),
+        "subtitle": describe_settings(settings, df),
+        "ranking": _ranking_rows(ranking(df)),
+        "thresholds": {"generator": GENERATOR_BOUND_PCT, "errors": ERRORS_PCT, "steal": STEAL_PCT},
+        "problems": _stack_problems(run, df),
+        "failed_cells": _failed_cells(df),
+        "charts": [{"title": CHART_TITLES.get(p.name, p.stem), "src": _data_uri(p)} for p in charts],
+        "caveat": CAVEAT,
+    }
+    return env.get_template("report.html.j2").render(**context)
+
+
+def write_report(run_dir: Path) -> Path:
+    """(Re)build run_dir/summary.csv and run_dir/report/ (index.html + 4 PNGs); returns index.html's path."""
+    run = load_run(Path(run_dir))
+    df = tidy_from_run(run)
+    save_summary(df, run.path)
+    out = run.path / "report"
+    out.mkdir(exist_ok=True)
+    charts = write_charts(df, out, run.meta.get("settings") or {})
+    index = out / "index.html"
+    html = render_report(run, df, charts)
+    write_atomic(index, lambda f: f.write(html))
+    return index
