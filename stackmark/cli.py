@@ -23,8 +23,9 @@ from servers.launcher import LaunchError, launch
 from servers.matrix import Matrix, MatrixError, Stack, load_matrix
 from stackmark.errors import UserError, unknown
 
-out = Console()
-err = Console(stderr=True)
+# Piped output (make, CI logs) gets a wide console so stack ids are not cut.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 DEFAULT_OUT = Path("results")
 
