@@ -12,7 +12,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,9 +92,9 @@ def pin_prefix(cpus: Sequence[int]) -> list[str]:
     return [taskset, "--cpu-list", ",".join(str(c) for c in cpus)]
 
 
-def server_env() -> dict[str, str]:
-    """The server's environment: this one, with the repo importable and output unbuffered."""
-    env = dict(os.environ)
+def server_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The server's environment: this one plus `extra` (e.g. DATABASE_URL), repo importable, unbuffered."""
+    env = {**os.environ, **(extra or {})}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("DJANGO_SETTINGS_MODULE", None)  # each Django entry point sets its own
@@ -147,7 +147,8 @@ def wait_ready(server: RunningServer, timeout_s: float) -> None:
     raise LaunchError(f"{server.stack.id}: not ready within {timeout_s:.0f} s", server.log_tail())
 
 
-def _start(stack: Stack, host: str, port: int, cpus: Sequence[int], log_path: Path) -> RunningServer:
+def _start(stack: Stack, host: str, port: int, cpus: Sequence[int], log_path: Path,
+           env: Mapping[str, str] | None) -> RunningServer:
     spec = LaunchSpec(stack.target, stack.interface, host, port, stack.workers, stack.backlog, stack.options)
     command = SERVERS[stack.server].command(spec)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,7 +156,7 @@ def _start(stack: Stack, host: str, port: int, cpus: Sequence[int], log_path: Pa
         process = subprocess.Popen(  # an argument list, never a shell string
             pin_prefix(cpus) + command,
             cwd=REPO_ROOT,
-            env=server_env(),
+            env=server_env(env),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -172,6 +173,7 @@ def launch(
     port: int | None = None,
     host: str = LOOPBACK,
     ready_timeout_s: float = 20.0,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[RunningServer]:
     """Run `stack` for the body of the with-block; the whole process group is gone afterwards.
 
@@ -186,7 +188,7 @@ def launch(
     for _ in range(attempts):
         chosen = port if port is not None else free_port(host)
         t0 = time.monotonic()
-        server = _start(stack, host, chosen, cpus, log_path)
+        server = _start(stack, host, chosen, cpus, log_path, env)
         try:
             try:
                 wait_ready(server, ready_timeout_s)
