@@ -2,14 +2,16 @@
 
 Repeats are interleaved (A, B, C, A, B, C ...) and every repeat starts each
 stack afresh, so slow drift of a shared machine spreads over all stacks
-instead of landing on one. A stack that fails to start or to verify is
-recorded and skipped; the run goes on.
+instead of landing on one. A stack that fails to start, to verify, or
+crashes under load is recorded and skipped; the run goes on. A run can be
+resumed: only cells without a finished `cell.json` (or that failed) run again.
 """
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,10 @@ from scenarios.catalog import Scenario
 from servers.launcher import REPO_ROOT, LaunchError, launch
 from servers.matrix import Stack
 from stackmark import metadata
+from stackmark.errors import UserError
 from stackmark.loadgen import LoadSettings, run_cell
 from stackmark.rundir import RunDir
+from stackmark.target import ExternalServer
 from stackmark.verify import verify_stack
 
 Log = Callable[[str], None]
@@ -36,8 +40,12 @@ class BenchPlan:
     repeat: int
     server_cpus: Sequence[int]
     loadgen_cpus: Sequence[int]
+    database_url: str | None = None  # None: a fresh seeded SQLite file inside the run folder
+    target: ExternalServer | None = None  # measure this running server instead of launching stacks
 
     def settings(self) -> dict[str, Any]:
+        from stackmark.database import redact
+
         return {
             "scenarios": [s.name for s in self.scenarios],
             "concurrency": list(self.concurrency),
@@ -49,6 +57,8 @@ class BenchPlan:
             "loadgen_cpus": list(self.loadgen_cpus),
             "workers": sorted({s.workers for s in self.stacks}),
             "loadgen": "locust FastHttpUser, 1 process",
+            "database": redact(self.database_url) if self.database_url else "sqlite (per run)",
+            "target": self.target.url if self.target else None,
         }
 
     def cells_per_start(self) -> int:
@@ -59,6 +69,12 @@ class BenchPlan:
 class BenchResult:
     run: RunDir
     failures: list[str] = field(default_factory=list)  # one line each: what failed and why
+    cells_run: int = 0
+    cells_skipped: int = 0  # already finished (resume)
+
+
+class ServerCrashed(Exception):
+    """The stack died under load; its remaining cells are left for --resume."""
 
 
 def contract_endpoints(scenarios: Sequence[Scenario]) -> list[Any]:
@@ -67,7 +83,7 @@ def contract_endpoints(scenarios: Sequence[Scenario]) -> list[Any]:
     return [e for e in ENDPOINTS.values() if e.path in paths]
 
 
-def run_bench(plan: BenchPlan, out: Path, log: Log = print) -> BenchResult:
+def new_run(plan: BenchPlan, out: Path) -> RunDir:
     meta = {
         "started_at": time.time(),
         "git": metadata.git_state(REPO_ROOT),
@@ -76,70 +92,108 @@ def run_bench(plan: BenchPlan, out: Path, log: Log = print) -> BenchResult:
         "settings": plan.settings(),
         "stacks": [s.id for s in plan.stacks],
     }
-    run = RunDir.create(out, meta)
+    return RunDir.create(out, meta)
+
+
+def run_bench(plan: BenchPlan, run: RunDir, log: Log = print) -> BenchResult:
+    """Run every missing cell of `plan` into `run`; never raises for a stack's failure."""
     result = BenchResult(run)
     log(f"run folder: {run.path}")
+    env = _database_env(plan, run)
     endpoints = contract_endpoints(plan.scenarios)
-    load_base = dict(duration_s=plan.duration_s, warmup_s=plan.warmup_s, primer_s=plan.primer_s,
-                     cpus=list(plan.loadgen_cpus))
     for repeat in range(plan.repeat):
         for stack in plan.stacks:
-            _bench_stack(plan, run, stack, repeat, endpoints, load_base, result, log)
+            todo = [(sc, c) for sc in plan.scenarios for c in plan.concurrency
+                    if not run.cell_done(stack.id, sc.name, c, repeat)]
+            result.cells_skipped += plan.cells_per_start() - len(todo)
+            if todo:
+                _bench_stack(plan, run, stack, repeat, todo, endpoints, env, result, log)
     run.finish()
     return result
 
 
-def _bench_stack(plan: BenchPlan, run: RunDir, stack: Stack, repeat: int, endpoints: list[Any],
-                 load_base: dict[str, Any], result: BenchResult, log: Log) -> None:
+def _database_env(plan: BenchPlan, run: RunDir) -> dict[str, str]:
+    from stackmark.database import ensure_sqlite
+
+    if plan.target is not None:
+        return {}
+    url = plan.database_url or _guard_write(lambda: ensure_sqlite(run.path / "db.sqlite3"), run)
+    return {"DATABASE_URL": url}
+
+
+@contextlib.contextmanager
+def _server(plan: BenchPlan, stack: Stack, log_path: Path, env: dict[str, str]) -> Iterator[Any]:
+    if plan.target is not None:
+        yield plan.target
+    else:
+        with launch(stack, log_path, cpus=plan.server_cpus, env=env) as server:
+            yield server
+
+
+def _bench_stack(plan: BenchPlan, run: RunDir, stack: Stack, repeat: int, todo: list[tuple[Scenario, int]],
+                 endpoints: list[Any], env: dict[str, str], result: BenchResult, log: Log) -> None:
     stack_dir = run.stack_dir(stack.id)
     record: dict[str, Any] = {"stack": stack.id, **{k: v for k, v in stack.to_dict().items() if k != "id"},
-                              "cpus": list(plan.server_cpus)}
+                              "cpus": [] if plan.target else list(plan.server_cpus), "repeat": repeat}
     t0 = time.monotonic()
     try:
-        with launch(stack, stack_dir / "server.log", cpus=plan.server_cpus) as server:
+        with _server(plan, stack, stack_dir / "server.log", env) as server:
             record.update(command=server.command, port=server.port,
                           start={"status": "ok", "ready_s": round(server.ready_s, 3), "reason": None})
             verdict = verify_stack(server.host, server.port, endpoints)
             record["verify"] = verdict.to_dict()
-            run.write_stack(stack.id, record)
+            _guard_write(lambda: run.write_stack(stack.id, record), run)
             bad = {f.path for f in verdict.findings if f.level == "fail"}
             log(f"[{repeat}] {stack.id}: ready in {server.ready_s:.2f} s, verify {verdict.status}")
-            if verdict.status == "fail":
-                for line in _finding_lines(verdict):
-                    log(f"    {line}")
-            for scenario in plan.scenarios:
+            for f in verdict.findings:
+                log(f"    {f.level}: {f.path} {f.check}: expected {f.expected} got {f.actual}")
+            for scenario, conc in todo:
                 if scenario.endpoint in bad:
                     result.failures.append(f"{stack.id}: {scenario.endpoint} failed verification, not measured")
                     continue
-                for conc in plan.concurrency:
-                    _one_cell(run, server, stack, scenario, conc, repeat, load_base, result, log)
+                _one_cell(plan, run, server, stack, scenario, conc, repeat, result, log)
     except LaunchError as exc:
         record.update(start={"status": "failed", "ready_s": None, "reason": exc.reason, "log_tail": exc.log_tail},
                       verify=None)
-        run.write_stack(stack.id, record)
+        _guard_write(lambda: run.write_stack(stack.id, record), run)
         result.failures.append(f"{stack.id}: {exc.reason}")
         log(f"[{repeat}] {stack.id}: FAILED to start: {exc.reason}")
+    except ServerCrashed as exc:
+        log(f"[{repeat}] {stack.id}: stopped measuring this stack: {exc}")
     log(f"[{repeat}] {stack.id}: done in {time.monotonic() - t0:.1f} s")
 
 
-def _one_cell(run: RunDir, server: Any, stack: Stack, scenario: Scenario, conc: int, repeat: int,
-              load_base: dict[str, Any], result: BenchResult, log: Log) -> None:
-    cell_dir = run.cell_dir(stack.id, scenario.name, conc, repeat)
-    load = LoadSettings(concurrency=conc, **load_base)
-    outcome = run_cell(server, scenario, load, cell_dir)
-    run.write_cell(cell_dir, {
+def _one_cell(plan: BenchPlan, run: RunDir, server: Any, stack: Stack, scenario: Scenario, conc: int, repeat: int,
+              result: BenchResult, log: Log) -> None:
+    cell_dir = run.fresh_cell_dir(stack.id, scenario.name, conc, repeat)
+    load = LoadSettings(concurrency=conc, duration_s=plan.duration_s, warmup_s=plan.warmup_s,
+                        primer_s=plan.primer_s, cpus=list(plan.loadgen_cpus))
+    outcome = _guard_write(lambda: run_cell(server, scenario, load, cell_dir), run)
+    record = {
         "stack": stack.id, "scenario": scenario.name, "endpoint": scenario.endpoint,
         "concurrency": conc, "repeat": repeat,
         "status": "ok" if outcome.ok else "failed", "reason": outcome.reason,
         "loadgen_cpus": list(load.cpus), "loadgen_processes": 1,
         "server_log_tail": None if outcome.ok else server.log_tail(),
-    })
-    if not outcome.ok:
-        result.failures.append(f"{stack.id} {scenario.name} c{conc}: {outcome.reason}")
-        log(f"    {scenario.name} c{conc}: FAILED: {outcome.reason}")
-    else:
+    }
+    _guard_write(lambda: run.write_cell(cell_dir, record), run)
+    result.cells_run += 1
+    if outcome.ok:
         log(f"    {scenario.name} c{conc}: ok")
+        return
+    result.failures.append(f"{stack.id} {scenario.name} c{conc}: {outcome.reason}")
+    log(f"    {scenario.name} c{conc}: FAILED: {outcome.reason}")
+    if outcome.server_crashed:
+        raise ServerCrashed(outcome.reason)
 
 
-def _finding_lines(verdict: Any) -> list[str]:
-    return [f"{f.path} {f.check}: expected {f.expected} got {f.actual}" for f in verdict.findings]
+def _guard_write(action: Callable[[], Any], run: RunDir) -> Any:
+    """Turn a failed write (disk full, folder gone) into one clear error that stops the run."""
+    try:
+        return action()
+    except OSError as exc:
+        if exc.errno is None or exc.filename is None and exc.strerror is None:
+            raise
+        where = exc.filename or run.path
+        raise UserError(f"cannot write results to {where}: {exc.strerror}; free space or pass another --out "
+                        f"(finished cells are kept; continue with --resume {run.path})") from None

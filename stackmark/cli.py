@@ -193,42 +193,88 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from analysis.report import write_report
-    from analysis.tidy import ranking, tidy_frame
-    from stackmark.bench import BenchPlan, run_bench
+def _plan_from_args(args: argparse.Namespace, matrix: Matrix) -> Any:
+    from stackmark.bench import BenchPlan
+    from stackmark.target import parse_target
 
-    matrix = load_matrix()
     profile = matrix.profiles.get(args.profile)
     if profile is None:
         raise unknown("profile", args.profile, matrix.profiles, "servers/matrix.toml [profiles.*]")
-    stacks = select_stacks(matrix, args.stacks or ([] if profile.get("stacks", "all") == "all" else profile["stacks"]))
+    target = parse_target(args.target, args.allow_remote, args.target_name) if args.target else None
+    if target is not None:
+        if args.stacks:
+            raise UserError("--target measures one running server; drop --stacks (or drop --target)")
+        stacks = [target.stack]
+    else:
+        stacks = select_stacks(matrix, args.stacks or ([] if profile.get("stacks", "all") == "all"
+                                                        else profile["stacks"]))
     scenarios = select_scenarios(args.scenario, profile.get("scenarios", ["json"]))
     concurrency = positive_ints(args.concurrency, profile.get("concurrency", [32]), "concurrency", 10_000)
     duration = seconds(args.duration, profile.get("duration_s", 5.0), "duration", 1, 3600)
     warmup = seconds(args.warmup, profile.get("warmup_s", 2.0), "warm-up", 0, 600)
     primer = seconds(args.primer, profile.get("primer_s", 1.0), "primer", 0, 60)
-    repeat = positive_ints([str(args.repeat)] if args.repeat else None, [profile.get("repeat", 1)], "repeat", 100)[0]
+    repeat = positive_ints([str(args.repeat)] if args.repeat is not None else None,
+                           [profile.get("repeat", 1)], "repeat", 100)[0]
     server_cpus, loadgen_cpus = default_cpus(args.no_pin)
     server_cpus = parse_cpus(args.server_cpus) or server_cpus
     loadgen_cpus = parse_cpus(args.loadgen_cpus) or loadgen_cpus
     if set(server_cpus) & set(loadgen_cpus):
         err.print("warning: server and load generator share CPUs; their numbers will disturb each other")
-    plan = BenchPlan(stacks, scenarios, concurrency, duration, warmup, primer, repeat, server_cpus, loadgen_cpus)
-    cells = len(stacks) * plan.cells_per_start() * repeat
-    est = cells * (primer + warmup + duration + 3) + len(stacks) * repeat * 2
-    out.print(f"[bold]stackmark bench[/]: {len(stacks)} stacks x {len(scenarios)} scenarios x "
-              f"{len(concurrency)} concurrency x {repeat} repeat = {cells} cells, about {est / 60:.1f} min; "
-              f"server CPUs {server_cpus or 'any'}, Locust CPUs {loadgen_cpus or 'any'}")
-    if loadgen_cpus:
-        os.sched_setaffinity(0, loadgen_cpus)  # keep the harness itself off the server's CPUs
+    return BenchPlan(stacks, scenarios, concurrency, duration, warmup, primer, repeat, server_cpus, loadgen_cpus,
+                     database_url=os.environ.get("DATABASE_URL") or None, target=target)
+
+
+def _plan_from_run(run_dir: Path, matrix: Matrix) -> Any:
+    """The plan a run folder was started with, for --resume."""
+    from stackmark.bench import BenchPlan
+    from stackmark.rundir import RunDir
+
+    run = RunDir.open(run_dir)
+    meta = run.read_meta()
+    s = meta.get("settings", {})
+    if s.get("target"):
+        raise UserError(f"{run_dir} measured an external --target; run it again instead of resuming")
+    stacks = select_stacks(matrix, meta.get("stacks") or ["all"])
+    scenarios = select_scenarios(s.get("scenarios"), ["json"])
+    plan = BenchPlan(stacks, scenarios, s["concurrency"], s["duration_s"], s["warmup_s"], s["primer_s"],
+                     s["repeat"], s["server_cpus"], s["loadgen_cpus"],
+                     database_url=os.environ.get("DATABASE_URL") or None)
+    return plan, run
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from analysis.report import write_report
+    from analysis.tidy import ranking, tidy_frame
+    from stackmark import metadata
+    from stackmark.bench import new_run, run_bench
+    from servers.launcher import REPO_ROOT
+
+    matrix = load_matrix(Path(args.matrix)) if args.matrix else load_matrix()
+    if args.resume:
+        plan, run = _plan_from_run(Path(args.resume), matrix)
+    else:
+        plan = _plan_from_args(args, matrix)
+        run = None
+    cells = len(plan.stacks) * plan.cells_per_start() * plan.repeat
+    est = cells * (plan.primer_s + plan.warmup_s + plan.duration_s + 3) + len(plan.stacks) * plan.repeat * 2
+    out.print(f"[bold]stackmark bench[/]: {len(plan.stacks)} stacks x {len(plan.scenarios)} scenarios x "
+              f"{len(plan.concurrency)} concurrency x {plan.repeat} repeat = {cells} cells, about {est / 60:.1f} min; "
+              f"server CPUs {list(plan.server_cpus) or 'any'}, Locust CPUs {list(plan.loadgen_cpus) or 'any'}")
+    if run is None:
+        run = new_run(plan, Path(args.out))
+    else:
+        run.mark_resumed(metadata.git_state(REPO_ROOT))
+    if plan.loadgen_cpus:
+        os.sched_setaffinity(0, plan.loadgen_cpus)  # keep the harness itself off the server's CPUs
     t0 = time.monotonic()
-    result = run_bench(plan, Path(args.out), log=lambda line: out.print(line, highlight=False))
+    result = run_bench(plan, run, log=lambda line: out.print(line, highlight=False))
     t_load = time.monotonic() - t0
+    if args.resume:
+        out.print(f"resume: {result.cells_skipped} cells were already finished, {result.cells_run} ran now")
     try:
         report = write_report(result.run.path)
     except RunDirError as exc:
-        err.print(f"stackmark: no report: {exc}")
+        err.print(f"stackmark: no report: {exc}", highlight=False)
         return 1
     t_report = time.monotonic() - t0 - t_load
     print_ranking(ranking(tidy_frame(result.run.path)))
@@ -309,6 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--loadgen-cpus", help="CPUs for Locust (default: CPU 0)")
     s.add_argument("--no-pin", action="store_true", help="do not pin CPUs")
     s.add_argument("--out", default=str(DEFAULT_OUT), help="parent folder of run folders (default results/)")
+    s.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run: only missing or failed cells run")
+    s.add_argument("--target", metavar="URL", help="measure a server that is already running (no launch)")
+    s.add_argument("--target-name", help="stack id to record for --target")
+    s.add_argument("--allow-remote", action="store_true", help="allow a --target outside loopback")
+    s.add_argument("--matrix", help="a matrix file instead of servers/matrix.toml")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("report", help="rebuild summary.csv and the HTML report of a run folder")
@@ -341,6 +392,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("stackmark: interrupted; servers and Locust stopped, finished cells are on disk")
         return 130
+    except OSError as exc:
+        if args.debug or exc.strerror is None:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        err.print(f"stackmark: error: cannot write{where}: {exc.strerror}; free space or pass another --out "
+                  "(finished cells are kept; `stackmark report RUN_DIR` or `--resume RUN_DIR` continue)",
+                  highlight=False, soft_wrap=True)
+        return 2
 
 
 if __name__ == "__main__":

@@ -11,10 +11,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
+
+import psutil
 
 from scenarios.catalog import PHASES_FILE, Scenario
-from servers.launcher import RunningServer, pin_prefix, stop_process_group
+from servers.launcher import pin_prefix, stop_process_group
 from stackmark.sampler import Sampler
 
 
@@ -31,6 +33,18 @@ class LoadSettings:
 class CellOutcome:
     ok: bool
     reason: str | None
+    server_crashed: bool = False
+
+
+def server_pids(pid: int | None) -> set[int]:
+    """The server's process tree now; a worker that vanishes during a cell is a crash."""
+    if pid is None:
+        return set()
+    try:
+        root = psutil.Process(pid)
+        return {pid, *(c.pid for c in root.children(recursive=True))}
+    except psutil.Error:
+        return set()
 
 
 def locust_command(scenario: Scenario, url: str, load: LoadSettings, cell_dir: Path) -> list[str]:
@@ -54,12 +68,13 @@ def locust_command(scenario: Scenario, url: str, load: LoadSettings, cell_dir: P
     ]
 
 
-def run_cell(server: RunningServer, scenario: Scenario, load: LoadSettings, cell_dir: Path) -> CellOutcome:
+def run_cell(server: Any, scenario: Scenario, load: LoadSettings, cell_dir: Path) -> CellOutcome:
     """One measured cell; never raises for a server or Locust failure, reports it instead."""
     cell_dir.mkdir(parents=True, exist_ok=True)
     cmd = pin_prefix(load.cpus) + locust_command(scenario, server.url, load, cell_dir)
     budget_s = load.primer_s + load.warmup_s + load.duration_s + 30.0
     proc: subprocess.Popen[bytes] | None = None
+    before = server_pids(server.pid)
     sampler = Sampler(server.pid, lambda: proc.pid if proc is not None and proc.poll() is None else None)
     with sampler:
         with open(cell_dir / "locust.out", "ab") as out:
@@ -73,7 +88,11 @@ def run_cell(server: RunningServer, scenario: Scenario, load: LoadSettings, cell
             stop_process_group(proc, grace_s=2.0)
     sampler.write_csv(cell_dir / "samples.csv")
     if server.exit_code() is not None:
-        return CellOutcome(False, f"server exited with code {server.exit_code()} during the cell")
+        return CellOutcome(False, f"server exited with code {server.exit_code()} during the cell", True)
+    lost = before - server_pids(server.pid)
+    if lost:
+        pids = ", ".join(str(p) for p in sorted(lost))
+        return CellOutcome(False, f"server process {pids} died during the cell (its master restarted it)", True)
     if code is None:
         return CellOutcome(False, f"locust did not finish within {budget_s:.0f} s and was killed")
     if code != 0:
