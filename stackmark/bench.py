@@ -79,8 +79,8 @@ class ServerCrashed(Exception):
 
 def contract_endpoints(scenarios: Sequence[Scenario]) -> list[Any]:
     """The contract endpoints the scenarios use (every one is verified before load)."""
-    paths = {s.endpoint for s in scenarios}
-    return [e for e in ENDPOINTS.values() if e.path in paths]
+    names = {s.endpoint for s in scenarios}
+    return [e for e in ENDPOINTS.values() if e.name in names]
 
 
 def new_run(plan: BenchPlan, out: Path) -> RunDir:
@@ -143,13 +143,13 @@ def _bench_stack(plan: BenchPlan, run: RunDir, stack: Stack, repeat: int, todo: 
             verdict = verify_stack(server.host, server.port, endpoints)
             record["verify"] = verdict.to_dict()
             _guard_write(lambda: run.write_stack(stack.id, record), run)
-            bad = {f.path for f in verdict.findings if f.level == "fail"}
+            bad = {f.endpoint for f in verdict.findings if f.level == "fail"}
             log(f"[{repeat}] {stack.id}: ready in {server.ready_s:.2f} s, verify {verdict.status}")
             for f in verdict.findings:
                 log(f"    {f.level}: {f.path} {f.check}: expected {f.expected} got {f.actual}")
             for scenario, conc in todo:
                 if scenario.endpoint in bad:
-                    result.failures.append(f"{stack.id}: {scenario.endpoint} failed verification, not measured")
+                    result.failures.append(f"{stack.id}: {scenario.path} failed verification, not measured")
                     continue
                 _one_cell(plan, run, server, stack, scenario, conc, repeat, result, log)
     except LaunchError as exc:
@@ -170,7 +170,7 @@ def _one_cell(plan: BenchPlan, run: RunDir, server: Any, stack: Stack, scenario:
                         primer_s=plan.primer_s, cpus=list(plan.loadgen_cpus))
     outcome = _guard_write(lambda: run_cell(server, scenario, load, cell_dir), run)
     record = {
-        "stack": stack.id, "scenario": scenario.name, "endpoint": scenario.endpoint,
+        "stack": stack.id, "scenario": scenario.name, "endpoint": scenario.path,
         "concurrency": conc, "repeat": repeat,
         "status": "ok" if outcome.ok else "failed", "reason": outcome.reason,
         "loadgen_cpus": list(load.cpus), "loadgen_processes": 1,

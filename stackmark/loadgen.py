@@ -52,7 +52,7 @@ def locust_command(scenario: Scenario, url: str, load: LoadSettings, cell_dir: P
         sys.executable, "-m", "locust",
         "-f", f"{scenario.locustfile},{PHASES_FILE}",
         "--headless", "--host", url,
-        "--endpoint", scenario.endpoint,
+        *scenario.locust_args(),
         "--phase-users", str(load.concurrency),
         "--phase-primer", str(load.primer_s),
         "--phase-warmup", str(load.warmup_s),
