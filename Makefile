@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stackmark-setup
 ARGS   ?=
 
-.PHONY: setup bench test clean
+.PHONY: setup bench test bench-harness calibrate clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,11 @@ bench: $(STAMP)
 ## the test suite (unit + integration with real servers and real Locust)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
+
+## the harness's own benchmark: Locust vs wrk ceiling, overhead per stack, CV of rps vs CPU per request
+bench-harness: $(STAMP)
+	bash scripts/setup-wrk.sh
+	$(BIN)/python benchmarks/harness.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -304,6 +304,42 @@ def print_ranking(df: Any) -> None:
         out.print(table)
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from stackmark.calibrate import calibrate
+    from stackmark.database import ensure_sqlite
+
+    matrix = load_matrix()
+    stacks = select_stacks(matrix, [args.stack])
+    if len(stacks) != 1:
+        raise UserError(f"{args.stack!r} names {len(stacks)} stacks; calibrate takes one stack id")
+    scenario = select_scenarios([args.scenario], [])[0]
+    concurrency = positive_ints([str(args.concurrency)], [64], "concurrency", 10_000)[0]
+    duration = seconds(args.duration, 5.0, "duration", 1, 600)
+    server_cpus, loadgen_cpus = default_cpus(False)
+    if loadgen_cpus:
+        os.sched_setaffinity(0, loadgen_cpus)
+    with tempfile.TemporaryDirectory(prefix="stackmark-calibrate-") as tmp:
+        env = {"DATABASE_URL": os.environ.get("DATABASE_URL") or ensure_sqlite(Path(tmp) / "db.sqlite3")}
+        result = calibrate(stacks[0], scenario, concurrency, duration, server_cpus, loadgen_cpus, Path(tmp), env)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    out.print(f"target {result.stack} {result.path}, {concurrency} connections, {duration:g} s, "
+              f"server CPUs {server_cpus or 'any'}, generator CPUs {loadgen_cpus or 'any'}")
+    out.print(f"Locust: {result.locust_rps:,.0f} req/s at {result.locust_cpu_pct:.0f}% of its CPUs "
+              f"-> ceiling about {result.locust_ceiling_rps:,.0f} req/s per generator CPU")
+    if result.wrk_rps is not None:
+        out.print(f"wrk:    {result.wrk_rps:,.0f} req/s ({result.wrk_errors} socket errors); "
+                  f"Locust/wrk = {result.locust_vs_wrk:.2f}")
+    else:
+        out.print("wrk:    not installed (apt-get install wrk) - no C load tool to compare with")
+    if result.locust_cpu_pct >= 90:
+        out.print("Locust was the bottleneck here: stacks near this rate will be flagged generator-bound")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.report import write_report
 
@@ -361,6 +397,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-remote", action="store_true", help="allow a --target outside loopback")
     s.add_argument("--matrix", help="a matrix file instead of servers/matrix.toml")
     s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("calibrate", help="measure the load generator's ceiling (and wrk's, if installed)")
+    s.add_argument("--stack", default="fastapi-uvicorn", help="a fast stack to drive (default fastapi-uvicorn)")
+    s.add_argument("--scenario", default="plaintext", help="scenario (default plaintext)")
+    s.add_argument("--concurrency", type=int, default=64)
+    s.add_argument("--duration", type=float, default=5.0)
+    s.add_argument("--json", action="store_true", help="print the figures as JSON")
+    s.set_defaults(func=cmd_calibrate)
 
     s = sub.add_parser("report", help="rebuild summary.csv and the HTML report of a run folder")
     s.add_argument("run_dir")
