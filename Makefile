@@ -2,6 +2,7 @@
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stackmark-setup
+PG_STAMP := $(VENV)/.stackmark-postgres
 ARGS   ?=
 
 .PHONY: setup bench test bench-harness calibrate clean
@@ -17,8 +18,13 @@ bench: $(STAMP)
 	$(BIN)/stackmark bench $(ARGS)
 
 ## the test suite (unit + integration with real servers and real Locust)
-test: $(STAMP)
+test: $(STAMP) $(PG_STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
+
+# PostgreSQL server binaries for the database tests (they start their own throwaway cluster)
+$(PG_STAMP): scripts/setup-postgres.sh | $(STAMP)
+	bash scripts/setup-postgres.sh
+	@touch $@
 
 ## the harness's own benchmark: Locust vs wrk ceiling, overhead per stack, CV of rps vs CPU per request
 bench-harness: $(STAMP)

@@ -147,7 +147,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def connect(url: str, *, timeout: float = CONNECT_TIMEOUT_S) -> Any:
-    """An open DB-API connection (sqlite3 or psycopg) for seeding and tests; caller closes it.
+    """An open DB-API connection (sqlite3 or psycopg) for seeding, the verifier and tests; caller closes it.
+
+    Both engines come back in autocommit mode, so a reader never sits "idle in
+    transaction" holding locks that would block a later :func:`seed`; use
+    ``BEGIN``/``COMMIT`` (sqlite3) or ``conn.transaction()`` (psycopg) to group writes.
 
     SQLite: the file must already exist (use :func:`seed` or :func:`ensure_sqlite`
     to make one), so a typo in a path is an error rather than a new empty file.
@@ -172,7 +176,7 @@ def _sqlite_connect(path: Path, timeout: float) -> sqlite3.Connection:
 def _pg_connect(url: str, timeout: float) -> Any:
     psycopg = _psycopg()
     try:
-        return psycopg.connect(url, connect_timeout=max(1, round(timeout)))
+        return psycopg.connect(url, connect_timeout=max(1, round(timeout)), autocommit=True)
     except psycopg.Error as exc:
         raise DatabaseError(
             f"cannot connect to PostgreSQL at {redact(url)}: {redact(_first_line(exc))}; "
@@ -232,8 +236,7 @@ def _seed_postgres(url: str, rows: Sequence[tuple[int, int]]) -> None:
     psycopg = _psycopg()
     conn = _pg_connect(url, CONNECT_TIMEOUT_S)
     try:
-        conn.autocommit = True  # the transaction below is then an explicit BEGIN ... COMMIT
-        with conn.transaction():
+        with conn.transaction():  # autocommit connection: an explicit BEGIN ... COMMIT
             # A server still connected may hold a lock on the tables: fail, don't hang.
             conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
             _fill(conn, rows, placeholder="%s")
@@ -278,9 +281,7 @@ def _row_counts(conn: Any) -> dict[str, int]:
             cur = conn.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed names
             counts[table] = int(cur.fetchone()[0])
         except Exception:  # missing table: sqlite3.OperationalError / psycopg UndefinedTable
-            if not isinstance(conn, sqlite3.Connection):
-                conn.rollback()
-            counts[table] = 0
+            counts[table] = 0  # autocommit: no aborted transaction to roll back
     return counts
 
 

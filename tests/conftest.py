@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,3 +21,24 @@ def stackmark_cmd() -> list[str]:
 @pytest.fixture(scope="session")
 def two_cpus() -> bool:
     return len(os.sched_getaffinity(0)) >= 2
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real, throwaway PostgreSQL (tests/pg_server.py) for the session: its URL, password included.
+
+    Skips (with the reason) where no PostgreSQL binaries are installed; see
+    scripts/setup-postgres.sh. Stopped and removed at the end of the session.
+    """
+    from pg_server import postgres_server
+
+    with postgres_server() as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A seeded SQLite database (stackmark.database) shared by the session: its sqlite:/// URL."""
+    from stackmark.database import ensure_sqlite
+
+    return ensure_sqlite(tmp_path_factory.mktemp("db") / "bench.sqlite3")
