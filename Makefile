@@ -31,5 +31,9 @@ bench-harness: $(STAMP)
 	bash scripts/setup-wrk.sh
 	$(BIN)/python benchmarks/harness.py $(ARGS)
 
+## the load generator's ceiling against a fast stack (and wrk's, if installed)
+calibrate: $(STAMP)
+	$(BIN)/stackmark calibrate $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache

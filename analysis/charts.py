@@ -3,7 +3,9 @@
 Every chart shows the median over repeats of the ok cells, one bar (or row)
 per stack and (scenario, concurrency), sorted best first, coloured by
 scenario/concurrency, with the ranking flags written next to flagged stacks
-so a generator-bound number is never shown bare.
+so a generator-bound number is never shown bare. Throughput and CPU per
+request carry the 95% bootstrap interval of the median as an error bar where
+there were 2+ repeats, and every label says how many repeats it is (n=).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (must follow matplotlib.use)
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
-from analysis.tidy import medians, ranking, write_atomic  # noqa: E402
+from analysis.tidy import aggregate, medians, ranking, write_atomic  # noqa: E402
 
 DPI = 110
 PALETTE = plt.get_cmap("tab10").colors
@@ -55,8 +57,8 @@ def describe_settings(settings: dict[str, Any], df: pd.DataFrame | None = None) 
 
 
 def _table(df: pd.DataFrame) -> pd.DataFrame:
-    """Medians per (scenario, concurrency, stack) plus flags and a group label."""
-    med = medians(df)
+    """aggregate() rows (medians and intervals per (scenario, concurrency, stack)) plus flags and a group label."""
+    med = aggregate(df)
     if med.empty:
         return med.assign(flags=pd.Series(dtype=object), group=pd.Series(dtype=object))
     flags = ranking(df).set_index(["scenario", "concurrency", "stack"])["flags"]
@@ -93,7 +95,7 @@ def _ordered(table: pd.DataFrame, column: str, best_high: bool) -> pd.DataFrame:
 
 
 def _bar_chart(df: pd.DataFrame, path: Path, column: str, title: str, xlabel: str,
-               best_high: bool, fmt: Callable[[float], str]) -> Path:
+               best_high: bool, fmt: Callable[[float], str], interval: bool = False) -> Path:
     table = _ordered(_table(df), column, best_high)
     if table.empty:
         return _empty(path, title)
@@ -102,15 +104,30 @@ def _bar_chart(df: pd.DataFrame, path: Path, column: str, title: str, xlabel: st
     fig, ax = plt.subplots(figsize=(9, 1.2 + 0.42 * len(table)))
     y = range(len(table))
     ax.barh(list(y), table[column], color=[colors[g] for g in table["group"]], height=0.7)
+    lo_col, hi_col = f"{column}_lo", f"{column}_hi"
+    has_interval = interval and lo_col in table.columns
+    if has_interval:
+        ranged = table[table[lo_col].notna() & table[hi_col].notna()]
+        if not ranged.empty:
+            # 95% bootstrap interval of the median; lower/upper lengths from the bar's end.
+            xerr = [(ranged[column] - ranged[lo_col]).clip(lower=0), (ranged[hi_col] - ranged[column]).clip(lower=0)]
+            ax.errorbar(ranged[column], list(ranged.index), xerr=xerr, fmt="none", ecolor="#222222",
+                        elinewidth=1.2, capsize=4, label="95% interval of the median")
     ax.set_yticks(list(y), table["stack"])
     ax.invert_yaxis()  # best on top
-    top = float(table[column].max())
+    reach = table[hi_col].fillna(table[column]) if has_interval else table[column]
+    top = float(pd.concat([table[column], reach]).max())
     for i, row in table.iterrows():
-        note = fmt(row[column]) + (f"  [{row['flags']}]" if row["flags"] else "")
-        ax.text(row[column] + top * 0.01, i, note, va="center", fontsize=8,
+        end = row[hi_col] if has_interval and pd.notna(row[hi_col]) else row[column]
+        spread = ""
+        if has_interval and pd.notna(row[lo_col]) and pd.notna(row[hi_col]):
+            spread = f" ({row[lo_col]:,.0f}–{row[hi_col]:,.0f})"
+        note = fmt(row[column]) + spread + f"  n={int(row['n'])}" + (f"  [{row['flags']}]" if row["flags"] else "")
+        ax.text(end + top * 0.01, i, note, va="center", fontsize=8,
                 color="#b00020" if row["flags"] else "#222222")
-    ax.set_xlim(0, top * 1.35)
-    ax.set_xlabel(xlabel)
+    ax.set_xlim(0, top * 1.6)
+    ax.set_xlabel(xlabel + ("\nbar: median over n repeats; whisker and (lo–hi): 95% bootstrap interval of the "
+                            "median (n ≥ 2)" if has_interval else ""))
     ax.set_title(title, fontsize=10, loc="left")
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
@@ -125,14 +142,14 @@ def throughput_chart(df: pd.DataFrame, path: Path, how: str = "") -> Path:
     """Requests per second per stack, best on top."""
     title = "Throughput, req/s (higher is better)" + (f" — {how}" if how else "")
     return _bar_chart(df, path, "rps", title, "requests per second in the measured window",
-                      best_high=True, fmt=lambda v: f"{v:,.0f}")
+                      best_high=True, fmt=lambda v: f"{v:,.0f}", interval=True)
 
 
 def cpu_chart(df: pd.DataFrame, path: Path, how: str = "") -> Path:
     """Server CPU time spent per request: the efficiency view, independent of the generator's limit."""
     title = "Server CPU per request, µs (lower is better)" + (f" — {how}" if how else "")
     return _bar_chart(df, path, "cpu_us_per_req", title, "server process-tree CPU µs per request",
-                      best_high=False, fmt=lambda v: f"{v:,.0f} µs")
+                      best_high=False, fmt=lambda v: f"{v:,.0f} µs", interval=True)
 
 
 def memory_chart(df: pd.DataFrame, path: Path, how: str = "") -> Path:

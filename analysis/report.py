@@ -17,12 +17,18 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from analysis.charts import describe_settings, write_charts
 from analysis.load import Run, load_run
-from analysis.tidy import (ERRORS_PCT, GENERATOR_BOUND_PCT, STEAL_PCT, ranking, save_summary,
-                           tidy_from_run, write_atomic)
+from analysis.tidy import (BOOTSTRAP_RESAMPLES, ERRORS_PCT, FLAG_RULES, GENERATOR_BOUND_PCT, INTERVAL, LITTLES_HIGH,
+                           LITTLES_LOW, NOISY_INTERVAL_FRACTION, STEAL_PCT, TIE_FRACTION, aggregate, ranking,
+                           save_aggregate, save_summary, steadiness, tidy_from_run, write_atomic)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CAVEAT = ("Single-run differences of less than roughly 10–20% between stacks are within the run-to-run "
-          "variation of a shared machine like this one; read them as ties unless repeats agree.")
+          "variation of a shared machine like this one; read them as ties unless repeats agree. Rows marked "
+          "“≈ next” cannot be told apart from the stack below them (overlapping 95% intervals, or, "
+          f"with fewer than 2 repeats, less than {TIE_FRACTION:.0%} apart).")
+TIE_RULE = (f"this stack and the next one down are not separable: with 2+ repeats each, their {INTERVAL:.0%} "
+            f"req/s intervals overlap; otherwise their medians are less than {TIE_FRACTION:.0%} apart. "
+            "Their order is not a result.")
 CHART_TITLES = {
     "throughput.png": "Throughput per stack",
     "latency.png": "Latency percentiles per stack",
@@ -66,8 +72,42 @@ def measurement_text(meta: dict[str, Any]) -> str:
         "Server CPU and memory come from samples of the server's whole process tree about every 0.5 s; "
         "CPU counters are interpolated to the window's edges, memory is the peak sample inside it. "
         "Generator CPU is Locust's CPU time as a share of its CPUs; steal is the share of all the machine's "
-        "CPU time taken by the hypervisor."
+        "CPU time taken by the hypervisor. "
+        "Locust also counts, per simulated user, the requests it completed inside the window, so users a server "
+        "left waiting without an error show up as starved. "
+        f"With 2 or more repeats, req/s and CPU per request carry a {INTERVAL:.0%} percentile-bootstrap interval "
+        f"of the median ({BOOTSTRAP_RESAMPLES} resamples, fixed seed) and a coefficient of variation (sample "
+        "standard deviation / mean)."
     )
+
+
+def repeats_text(df: pd.DataFrame) -> str:
+    """'3 repeats finished ok for every stack' or the range, from what actually finished."""
+    agg = aggregate(df)
+    if agg.empty:
+        return "no cell finished ok"
+    counts = sorted({int(n) for n in agg["n"]})
+    if len(counts) == 1:
+        return f"{_plural(counts[0], 'repeat')} finished ok per stack and cell"
+    return f"{counts[0]}–{counts[-1]} repeats finished ok per stack and cell (n in the table)"
+
+
+def steadiness_text(df: pd.DataFrame) -> str:
+    """How steady CPU per request was against throughput over repeats (median CV across stacks)."""
+    st = steadiness(df)
+    if st["groups"] == 0 or math.isnan(st["rps_cv"]) or math.isnan(st["cpu_cv"]):
+        return ("Every stack has a single ok repeat, so run-to-run variation was not measured and no interval "
+                "could be computed; run with --repeat 3 or more before reading small differences.")
+    rps_cv, cpu_cv = st["rps_cv"], st["cpu_cv"]
+    if cpu_cv > 0 and rps_cv > cpu_cv:
+        verdict = f"CPU per request was {rps_cv / cpu_cv:.1f}× steadier than throughput"
+    elif rps_cv > 0 and cpu_cv > rps_cv:
+        verdict = f"throughput was {cpu_cv / rps_cv:.1f}× steadier than CPU per request"
+    else:
+        verdict = "both were equally steady"
+    return (f"Across the {st['groups']} stack/cell combinations with 2 or more repeats, the median coefficient "
+            f"of variation over repeats was {cpu_cv:.1%} for CPU per request and {rps_cv:.1%} for throughput: "
+            f"{verdict}.")
 
 
 def _fmt(value: Any, spec: str, suffix: str = "") -> str:
@@ -82,15 +122,24 @@ def _when(ts: Any) -> str:
     return datetime.fromtimestamp(float(ts), timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _interval(lo: Any, hi: Any) -> str:
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return "–"
+    return f"{lo:,.0f}–{hi:,.0f}"
+
+
 def _ranking_rows(rank: pd.DataFrame) -> list[dict[str, Any]]:
     rows = []
     for r in rank.to_dict("records"):
         rows.append({
             "scenario": r["scenario"], "concurrency": r["concurrency"], "rank": r["rank"], "stack": r["stack"],
-            "rps": _fmt(r["rps"], ",.0f"), "rel_rps": _fmt(r["rel_rps"] * 100 if pd.notna(r["rel_rps"]) else None, ".0f", "%"),
+            "n": r["n"], "rps": _fmt(r["rps"], ",.0f"), "rps_interval": _interval(r["rps_lo"], r["rps_hi"]),
+            "rel_rps": _fmt(r["rel_rps"] * 100 if pd.notna(r["rel_rps"]) else None, ".0f", "%"),
             "p99_ms": _fmt(r["p99_ms"], ".2f"), "cpu_us_per_req": _fmt(r["cpu_us_per_req"], ",.0f"),
+            "cpu_interval": _interval(r["cpu_us_per_req_lo"], r["cpu_us_per_req_hi"]),
             "server_rss_mb": _fmt(r["server_rss_mb"], ".1f"), "generator_cpu_pct": _fmt(r["generator_cpu_pct"], ".0f", "%"),
             "flags": [f for f in (r["flags"] or "").split(",") if f],
+            "tie": bool(r["tie_with_next"]),
         })
     return rows
 
@@ -153,7 +202,7 @@ def render_report(run: Run, df: pd.DataFrame, charts: list[Path]) -> str:
             ("concurrency", ", ".join(str(c) for c in settings.get("concurrency") or [])),
             ("primer / warm-up / measured", f"{settings.get('primer_s', 0):g} s / {settings.get('warmup_s', 0):g} s / "
                                             f"{settings.get('duration_s', 0):g} s"),
-            ("repeats", str(settings.get("repeat", ""))),
+            ("repeats", f"{settings.get('repeat', '')} requested; {repeats_text(df)}"),
             ("server workers", str(settings.get("workers", ""))),
             ("server CPUs", _cpus(settings.get("server_cpus"))),
             ("load generator CPUs", _cpus(settings.get("loadgen_cpus"))),
@@ -161,7 +210,11 @@ def render_report(run: Run, df: pd.DataFrame, charts: list[Path]) -> str:
         "how": measurement_text(meta),
         "subtitle": describe_settings(settings, df),
         "ranking": _ranking_rows(ranking(df)),
-        "thresholds": {"generator": GENERATOR_BOUND_PCT, "errors": ERRORS_PCT, "steal": STEAL_PCT},
+        "thresholds": {"generator": GENERATOR_BOUND_PCT, "errors": ERRORS_PCT, "steal": STEAL_PCT,
+                       "littles": (LITTLES_LOW, LITTLES_HIGH), "noisy": NOISY_INTERVAL_FRACTION},
+        "flag_rules": list(FLAG_RULES.items()),
+        "tie_rule": TIE_RULE,
+        "steadiness": steadiness_text(df),
         "problems": _stack_problems(run, df),
         "failed_cells": _failed_cells(df),
         "charts": [{"title": CHART_TITLES.get(p.name, p.stem), "src": _data_uri(p)} for p in charts],
@@ -171,10 +224,11 @@ def render_report(run: Run, df: pd.DataFrame, charts: list[Path]) -> str:
 
 
 def write_report(run_dir: Path) -> Path:
-    """(Re)build run_dir/summary.csv and run_dir/report/ (index.html + 4 PNGs); returns index.html's path."""
+    """(Re)build run_dir/summary.csv, aggregate.csv and report/ (index.html + 4 PNGs); returns index.html's path."""
     run = load_run(Path(run_dir))
     df = tidy_from_run(run)
     save_summary(df, run.path)
+    save_aggregate(df, run.path)
     out = run.path / "report"
     out.mkdir(exist_ok=True)
     charts = write_charts(df, out, run.meta.get("settings") or {})

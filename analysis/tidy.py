@@ -28,18 +28,57 @@ COLUMNS = [
     "requests", "errors", "error_pct", "duration_s", "rps",
     "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms",
     "server_cpu_s", "cpu_us_per_req", "server_rss_mb", "generator_cpu_pct", "steal_pct",
+    # added later, appended so older readers of summary.csv keep their column positions:
+    "generator_bound", "starved", "starved_users", "littles_ratio", "littles_off", "bytes_per_req", "noisy",
 ]
 METRICS = COLUMNS[COLUMNS.index("requests"):]
-INT_COLUMNS = ["concurrency", "repeat", "requests", "errors"]
+INT_COLUMNS = ["concurrency", "repeat", "requests", "errors", "starved_users"]
 TEXT_COLUMNS = ["stack", "framework", "server", "worker", "interface", "scenario", "endpoint", "status", "reason"]
+# Per-cell flags: nullable booleans, <NA> (empty in the CSV) when the inputs to decide them are missing.
+FLAG_COLUMNS = ["generator_bound", "starved", "littles_off", "noisy"]
+NUMBER_METRICS = [m for m in METRICS if m not in FLAG_COLUMNS]
+
+KEYS = ["stack", "scenario", "endpoint", "concurrency"]
+SPEC_COLUMNS = ["framework", "server", "worker", "interface"]
+AGG_COLUMNS = (
+    KEYS + SPEC_COLUMNS + ["n"] + NUMBER_METRICS
+    + ["rps_lo", "rps_hi", "cpu_us_per_req_lo", "cpu_us_per_req_hi", "rps_cv", "cpu_cv",
+       "generator_cpu_pct_max", "error_pct_max", "steal_pct_max", "starved_users_max"]
+    + FLAG_COLUMNS
+)
 
 RANK_COLUMNS = ["scenario", "concurrency", "rank", "stack", "rps", "rel_rps", "p99_ms",
-                "cpu_us_per_req", "server_rss_mb", "generator_cpu_pct", "flags"]
+                "cpu_us_per_req", "server_rss_mb", "generator_cpu_pct", "flags",
+                "n", "rps_lo", "rps_hi", "cpu_us_per_req_lo", "cpu_us_per_req_hi", "tie_with_next"]
 
-# Thresholds of the ranking flags: past these a cell measures something other than the server.
-GENERATOR_BOUND_PCT = 90.0
+# Thresholds of the flags: past these a cell measures something other than the server,
+# or measures it too unsteadily to rank on. Every flag's rule is in FLAG_RULES below.
+GENERATOR_BOUND_PCT = 90.0  # Locust's CPU share at which its own limit, not the server's, sets the rate
 ERRORS_PCT = 1.0
-STEAL_PCT = 10.0
+STEAL_PCT = 10.0  # hypervisor steal, share of all the machine's CPU time
+LITTLES_LOW, LITTLES_HIGH = 0.8, 1.25  # concurrency / (rps x mean latency) outside this: the numbers disagree
+NOISY_INTERVAL_FRACTION = 0.20  # a 95% interval wider than this share of its median is noisy
+TIE_FRACTION = 0.20  # without intervals, stacks closer than this (rps a <= b x 1.2) are not separable
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 20261122
+INTERVAL = 0.95
+
+# flag name (as in ranking's `flags`) -> what it means, with its threshold; the report prints these.
+FLAG_RULES = {
+    "generator-bound": f"Locust used {GENERATOR_BOUND_PCT:g}% or more of its CPUs in some repeat: the rate is "
+                       "the load generator's ceiling, the stack may be faster than shown.",
+    "starved": "some simulated users completed no request in the measured window (or never showed up): "
+               "the server left connections waiting, without errors, so rps and latency describe only the users "
+               "it served.",
+    "littles-off": f"Little's law disagrees: concurrency / (req/s x mean latency) outside "
+                   f"[{LITTLES_LOW:g}, {LITTLES_HIGH:g}] in some repeat; in a closed model with no think time it is "
+                   "about 1, so users spent their time somewhere the latency does not show (queued, starved, "
+                   "or inside the load generator).",
+    "errors": f"{ERRORS_PCT:g}% or more of the requests failed in some repeat.",
+    "noisy": f"the 95% interval of req/s or of CPU per request is wider than {NOISY_INTERVAL_FRACTION:.0%} of its "
+             f"median, or the median steal was {STEAL_PCT:g}% or more: the number is not steady enough to rank on.",
+    "steal": f"the hypervisor took {STEAL_PCT:g}% or more of the machine's CPU time in some repeat.",
+}
 
 NAN = float("nan")
 
@@ -148,10 +187,43 @@ def _ratio(num: float, den: float, scale: float = 1.0) -> float:
     return scale * num / den
 
 
+def _flag(value: float, test: Callable[[float], bool]) -> bool | None:
+    """A per-cell flag; None (<NA>) when the number it is decided on is missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return bool(test(value))
+
+
+def user_accounting(latency: Mapping[str, Any] | None) -> tuple[int | None, bool | None]:
+    """(starved_users, starved) from latency.json's "users" block; (None, None) for files without one.
+
+    starved_users = users seen with zero completed requests in the window, plus users expected but
+    never seen (they completed nothing either). starved = any such user.
+    """
+    users = (latency or {}).get("users")
+    if not isinstance(users, Mapping):
+        return None, None
+    expected, seen, starved = users.get("expected"), users.get("seen"), users.get("starved")
+    if seen is None or starved is None:
+        return None, None
+    missing = max(0, int(expected) - int(seen)) if expected is not None else 0
+    count = int(starved) + missing
+    return count, count > 0
+
+
+def littles_ratio(concurrency: Any, rps: float, mean_ms: float) -> float:
+    """Closed-model Little's law check: concurrency / (rps x mean latency in s); about 1 when consistent."""
+    if concurrency is None or pd.isna(concurrency):
+        return NAN
+    return _ratio(float(concurrency), rps * mean_ms / 1000.0)
+
+
 def cell_metrics(cell: Cell, cpu_count: int | None, default_loadgen_cpus: list[int] | None = None) -> dict[str, Any]:
-    """The METRICS of one ok cell; NaN where an input file is missing."""
+    """The METRICS of one ok cell; NaN (or None for counts and flags) where an input file is missing."""
     out: dict[str, Any] = {m: NAN for m in METRICS}
-    out["requests"] = out["errors"] = None
+    out["requests"] = out["errors"] = out["starved_users"] = None
+    for flag in FLAG_COLUMNS:
+        out[flag] = None
     window = _window(cell)
     if window is None:
         return out
@@ -164,9 +236,11 @@ def cell_metrics(cell: Cell, cpu_count: int | None, default_loadgen_cpus: list[i
         requests = sum(int(r.get("count", 0)) for r in names)  # count includes failures
         errors = sum(int(r.get("failures", 0)) for r in names)
         hist = merge_hists(r.get("hist") or {} for r in names)
+        has_bytes = any("bytes" in r for r in names)
         out.update(
             requests=requests,
             errors=errors,
+            bytes_per_req=_ratio(sum(int(r.get("bytes", 0)) for r in names), requests) if has_bytes else NAN,
             error_pct=_ratio(errors, requests, 100.0),
             rps=_ratio(requests, duration),
             mean_ms=mean_from_hist(hist),
@@ -186,6 +260,12 @@ def cell_metrics(cell: Cell, cpu_count: int | None, default_loadgen_cpus: list[i
     loadgen_cpus = cell.meta.get("loadgen_cpus") or default_loadgen_cpus or []
     out["generator_cpu_pct"] = _ratio(_interp_delta(samples, "gen_cpu_s", start, end), duration * len(loadgen_cpus), 100.0)
     out["steal_pct"] = _ratio(_interp_delta(samples, "steal_s", start, end), duration * (cpu_count or 0), 100.0)
+
+    out["starved_users"], out["starved"] = user_accounting(cell.latency)
+    out["littles_ratio"] = littles_ratio(cell.meta.get("concurrency"), out["rps"], out["mean_ms"])
+    out["generator_bound"] = _flag(out["generator_cpu_pct"], lambda v: v >= GENERATOR_BOUND_PCT)
+    out["littles_off"] = _flag(out["littles_ratio"], lambda v: not LITTLES_LOW <= v <= LITTLES_HIGH)
+    out["noisy"] = _flag(out["steal_pct"], lambda v: v >= STEAL_PCT)  # one cell: only steal; intervals need repeats
     return out
 
 
@@ -213,7 +293,7 @@ def _cell_row(cell: Cell, run: Run) -> dict[str, Any]:
         row.update(cell_metrics(cell, host.get("cpu_count"), settings.get("loadgen_cpus")))
     else:
         # A failed cell's partial numbers would be read as results; keep only why it failed.
-        row.update({m: None if m in ("requests", "errors") else NAN for m in METRICS})
+        row.update({m: None if m in INT_COLUMNS or m in FLAG_COLUMNS else NAN for m in METRICS})
     return row
 
 
@@ -225,7 +305,9 @@ def tidy_from_run(run: Run) -> pd.DataFrame:
     df = pd.DataFrame([_cell_row(c, run) for c in run.cells], columns=COLUMNS)
     for col in INT_COLUMNS:
         df[col] = pd.array([None if pd.isna(v) else int(v) for v in df[col]], dtype="Int64")
-    for col in METRICS:
+    for col in FLAG_COLUMNS:
+        df[col] = pd.array([None if v is None or pd.isna(v) else bool(v) for v in df[col]], dtype="boolean")
+    for col in NUMBER_METRICS:
         if col not in INT_COLUMNS:
             df[col] = df[col].astype(float)
     for col in TEXT_COLUMNS:
@@ -260,66 +342,208 @@ def save_summary(df: pd.DataFrame, run_dir: Path) -> Path:
     return write_atomic(Path(run_dir) / "summary.csv", lambda f: df[COLUMNS].to_csv(f, index=False))
 
 
+def save_aggregate(df: pd.DataFrame, run_dir: Path) -> Path:
+    """Write aggregate(df) as run_dir/aggregate.csv atomically (AGG_COLUMNS, one row per stack x cell key)."""
+    agg = aggregate(df)
+    return write_atomic(Path(run_dir) / "aggregate.csv", lambda f: agg[AGG_COLUMNS].to_csv(f, index=False))
+
+
 def write_summary(run_dir: Path) -> Path:
-    """(Re)build run_dir/summary.csv from the raw files and return its path."""
-    return save_summary(tidy_frame(run_dir), run_dir)
+    """(Re)build run_dir/summary.csv and run_dir/aggregate.csv from the raw files; returns summary.csv's path."""
+    df = tidy_frame(run_dir)
+    save_aggregate(df, run_dir)
+    return save_summary(df, run_dir)
+
+
+# -- repeats: medians, intervals, spread ---------------------------------------
+
+def _finite(values: Iterable[Any]) -> np.ndarray:
+    x = np.asarray([float(v) for v in values if v is not None and not pd.isna(v)], dtype=float)
+    return x[np.isfinite(x)]
+
+
+def bootstrap_median_interval(values: Iterable[Any], resamples: int = BOOTSTRAP_RESAMPLES,
+                              level: float = INTERVAL, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """Percentile-bootstrap interval (default 95%) of the median of values; (NaN, NaN) with fewer than 2.
+
+    NaNs are dropped first. Deterministic: a fresh generator with a fixed seed per call, so a
+    group's interval does not depend on which other groups were computed before it. The interval
+    is widened, if it ever needs to be, to contain the sample median itself.
+    """
+    x = _finite(values)
+    if len(x) < 2:
+        return NAN, NAN
+    rng = np.random.default_rng(seed)
+    meds = np.median(x[rng.integers(0, len(x), size=(resamples, len(x)))], axis=1)
+    alpha = (1.0 - level) / 2
+    lo, hi = np.quantile(meds, [alpha, 1.0 - alpha])
+    med = float(np.median(x))
+    return float(min(lo, med)), float(max(hi, med))
+
+
+def coefficient_of_variation(values: Iterable[Any]) -> float:
+    """Sample standard deviation (ddof=1) / mean; NaN with fewer than 2 values or a zero mean."""
+    x = _finite(values)
+    if len(x) < 2 or x.mean() == 0:
+        return NAN
+    return float(x.std(ddof=1) / x.mean())
+
+
+def _wide(lo: float, hi: float, median: float) -> bool:
+    """An interval wider than NOISY_INTERVAL_FRACTION of its median (False when it cannot be told)."""
+    if any(math.isnan(v) for v in (lo, hi, median)) or median == 0:
+        return False
+    return (hi - lo) > NOISY_INTERVAL_FRACTION * abs(median)
+
+
+def _any(flags: pd.Series) -> bool | None:
+    """True if any repeat raised the flag; <NA> only if no repeat could tell."""
+    known = flags.dropna()
+    if known.empty:
+        return None
+    return bool(known.astype(bool).any())
+
+
+def aggregate(df: pd.DataFrame) -> pd.DataFrame:
+    """Ok cells over repeats: one row per (stack, scenario, endpoint, concurrency), columns AGG_COLUMNS.
+
+    Every number is the median over the n repeats that finished ok. rps and cpu_us_per_req get a 95%
+    bootstrap interval of that median (*_lo, *_hi; NaN for n == 1) and a coefficient of variation
+    (rps_cv, cpu_cv; NaN for n < 2). *_max keep the worst repeat so one bad repeat is not hidden by
+    the median. Flags: generator_bound, starved and littles_off are true if any repeat raised them;
+    noisy is true when the rps or cpu_us_per_req interval is wider than NOISY_INTERVAL_FRACTION of
+    its median, or the median steal_pct is STEAL_PCT or more (with n == 1: the steal test only).
+    """
+    ok = df[df["status"] == "ok"].copy()
+    if ok.empty:
+        out = pd.DataFrame({c: pd.Series(dtype=object) for c in AGG_COLUMNS})
+        for col in FLAG_COLUMNS:
+            out[col] = out[col].astype("boolean")
+        return out
+    ok["endpoint"] = ok["endpoint"].fillna("")
+    for col in NUMBER_METRICS:
+        # floats throughout: a median of two counts can be fractional, and a frame assembled by hand
+        # (object columns holding pd.NA) must aggregate like one read from disk
+        ok[col] = pd.to_numeric(ok[col], errors="coerce").astype(float)
+    rows = []
+    for key, g in ok.groupby(KEYS, sort=True, dropna=False):
+        r: dict[str, Any] = dict(zip(KEYS, key))
+        for col in SPEC_COLUMNS:
+            r[col] = g[col].iloc[0]
+        r["n"] = len(g)
+        for col in NUMBER_METRICS:
+            r[col] = float(g[col].median())  # NaN-skipping; NaN if no repeat has it
+        r["rps_lo"], r["rps_hi"] = bootstrap_median_interval(g["rps"])
+        r["cpu_us_per_req_lo"], r["cpu_us_per_req_hi"] = bootstrap_median_interval(g["cpu_us_per_req"])
+        r["rps_cv"] = coefficient_of_variation(g["rps"])
+        r["cpu_cv"] = coefficient_of_variation(g["cpu_us_per_req"])
+        for col in ("generator_cpu_pct", "error_pct", "steal_pct", "starved_users"):
+            r[f"{col}_max"] = float(g[col].max())
+        for col in ("generator_bound", "starved", "littles_off"):
+            r[col] = _any(g[col])
+        wide = (_wide(r["rps_lo"], r["rps_hi"], r["rps"])
+                or _wide(r["cpu_us_per_req_lo"], r["cpu_us_per_req_hi"], r["cpu_us_per_req"]))
+        steal = r["steal_pct"]
+        r["noisy"] = True if wide else (None if math.isnan(steal) else steal >= STEAL_PCT)
+        rows.append(r)
+    out = pd.DataFrame(rows, columns=AGG_COLUMNS)
+    out["n"] = out["n"].astype(int)
+    out["concurrency"] = out["concurrency"].astype("Int64")
+    for col in FLAG_COLUMNS:
+        out[col] = pd.array(list(out[col]), dtype="boolean")
+    return out.sort_values(KEYS, kind="stable").reset_index(drop=True)
+
+
+def medians(df: pd.DataFrame) -> pd.DataFrame:
+    """aggregate(df) plus `repeats` (= n), the name charts and older callers use."""
+    agg = aggregate(df)
+    agg["repeats"] = agg["n"]
+    return agg
 
 
 # -- ranking ------------------------------------------------------------------
 
-def medians(df: pd.DataFrame) -> pd.DataFrame:
-    """Ok cells reduced to one row per (scenario, endpoint, concurrency, stack): median over repeats.
-
-    Also carries, per group, the worst generator_cpu_pct / error_pct / steal_pct of any repeat
-    (as *_max) and the number of repeats, so a flag raised by one repeat is not hidden by the median.
-    """
-    keys = ["scenario", "endpoint", "concurrency", "stack"]
-    ok = df[df["status"] == "ok"].copy()
-    values = list(METRICS)
-    for col in ("requests", "errors"):
-        ok[col] = ok[col].astype(float)  # a median of two counts can be fractional
-    if ok.empty:
-        return pd.DataFrame(columns=keys + values + ["repeats", "generator_cpu_pct_max", "error_pct_max", "steal_pct_max"])
-    ok["endpoint"] = ok["endpoint"].fillna("")
-    grouped = ok.groupby(keys, sort=True, dropna=False)
-    med = grouped[values].median()
-    med["repeats"] = grouped.size()
-    for col in ("generator_cpu_pct", "error_pct", "steal_pct"):
-        med[f"{col}_max"] = grouped[col].max()
-    return med.reset_index()
-
-
 def _flags(row: pd.Series) -> str:
-    flags = []
-    if row["generator_cpu_pct_max"] >= GENERATOR_BOUND_PCT:
-        flags.append("generator-bound")
-    if row["error_pct_max"] >= ERRORS_PCT:
-        flags.append("errors")
-    if row["steal_pct_max"] >= STEAL_PCT:
-        flags.append("steal")
-    return ",".join(flags)
+    """The ranking's flags string: names of FLAG_RULES that apply to an aggregate row, in that order."""
+    def true(col: str) -> bool:
+        v = row[col]
+        return bool(v) if v is not None and not pd.isna(v) else False
+
+    def at_least(col: str, threshold: float) -> bool:
+        v = row[col]
+        return bool(v >= threshold) if v is not None and not pd.isna(v) else False
+
+    raised = {
+        "generator-bound": at_least("generator_cpu_pct_max", GENERATOR_BOUND_PCT) or true("generator_bound"),
+        "starved": true("starved"),
+        "littles-off": true("littles_off"),
+        "errors": at_least("error_pct_max", ERRORS_PCT),
+        "noisy": true("noisy"),
+        "steal": at_least("steal_pct_max", STEAL_PCT),
+    }
+    return ",".join(name for name in FLAG_RULES if raised[name])
+
+
+def separable(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two aggregate rows' rps can be told apart.
+
+    With 2+ repeats each: their 95% rps intervals do not overlap. Otherwise: the larger rps is more
+    than TIE_FRACTION above the smaller. Missing rps: not separable.
+    """
+    ra, rb = a.get("rps"), b.get("rps")
+    if ra is None or rb is None or pd.isna(ra) or pd.isna(rb):
+        return False
+    intervals = [a.get("rps_lo"), a.get("rps_hi"), b.get("rps_lo"), b.get("rps_hi")]
+    if min(a.get("n", 0), b.get("n", 0)) >= 2 and not any(v is None or pd.isna(v) for v in intervals):
+        return bool(a["rps_hi"] < b["rps_lo"] or b["rps_hi"] < a["rps_lo"])
+    hi, lo = max(ra, rb), min(ra, rb)
+    return True
 
 
 def ranking(df: pd.DataFrame) -> pd.DataFrame:
-    """Stacks ranked by median rps within each scenario and concurrency, best first.
+    """Stacks ranked by median rps within each scenario and concurrency, best first; columns RANK_COLUMNS.
 
-    rel_rps = rps / best rps of that scenario+concurrency. flags lists
-    "generator-bound" (generator_cpu_pct >= 90), "errors" (error_pct >= 1) and
-    "steal" (steal_pct >= 10) when any repeat crossed the threshold: such rows
-    stay in the table, but their rps may measure the machine, not the stack.
+    Built on aggregate(): rps and cpu_us_per_req are medians over the n ok repeats, with their 95%
+    intervals (NaN for n == 1). rel_rps = rps / best rps of that scenario+concurrency. flags lists
+    the FLAG_RULES names that apply (generator-bound, starved, littles-off, errors, noisy, steal):
+    such rows stay in the table, but their rps may measure the machine, not the stack.
+    tie_with_next: this row and the next one down cannot be told apart (see separable()), so
+    their order is not a result; the last row of a group is never tied.
     """
-    med = medians(df)
-    if med.empty:
+    agg = aggregate(df)
+    if agg.empty:
         return pd.DataFrame(columns=RANK_COLUMNS)
-    med["flags"] = med.apply(_flags, axis=1)
-    med = med.sort_values(["scenario", "concurrency", "rps", "stack"], ascending=[True, True, False, True],
+    agg["flags"] = agg.apply(_flags, axis=1) if len(agg) else ""
+    agg = agg.sort_values(["scenario", "concurrency", "rps", "stack"], ascending=[True, True, False, True],
                           kind="stable", na_position="last")
-    by = med.groupby(["scenario", "concurrency"], sort=False)
-    med["rank"] = by.cumcount() + 1
+    by = agg.groupby(["scenario", "concurrency"], sort=False)
+    agg["rank"] = by.cumcount() + 1
     best = by["rps"].transform("max")
-    med["rel_rps"] = (med["rps"] / best).where(best > 0)
-    out = med[RANK_COLUMNS].reset_index(drop=True)
+    agg["rel_rps"] = (agg["rps"] / best).where(best > 0)
+    ties: list[bool] = []
+    for _, group in by:
+        records = group.to_dict("records")
+        ties += [not separable(r, nxt) for r, nxt in zip(records, records[1:])] + [False]
+    agg["tie_with_next"] = ties
+    out = agg[RANK_COLUMNS].reset_index(drop=True)
     out["concurrency"] = out["concurrency"].astype("Int64")
     out["rank"] = out["rank"].astype(int)
+    out["n"] = out["n"].astype(int)
+    out["tie_with_next"] = out["tie_with_next"].astype(bool)
     out["flags"] = out["flags"].astype(object)
     return out
+
+
+def steadiness(df: pd.DataFrame) -> dict[str, Any]:
+    """How steady cpu_us_per_req was against rps over repeats: median CV across stacks of each.
+
+    {"groups": number of (stack, cell) groups with 2+ ok repeats, "rps_cv": median rps_cv over them,
+    "cpu_cv": median cpu_cv}; the CVs are NaN when no group has 2 repeats.
+    """
+    agg = aggregate(df)
+    rep = agg[agg["n"] >= 2] if not agg.empty else agg
+    return {
+        "groups": int(len(rep)),
+        "rps_cv": float(pd.to_numeric(rep["rps_cv"]).median()) if len(rep) else NAN,
+        "cpu_cv": float(pd.to_numeric(rep["cpu_cv"]).median()) if len(rep) else NAN,
+    }

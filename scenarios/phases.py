@@ -5,7 +5,18 @@ Alongside Locust's own CSV it writes two small files for stackmark:
   --phases-file  phase start times (unix seconds)
   --latency-file response-time histogram of the measured window, 10 us buckets,
                  so percentiles are exact to 0.01 ms (Locust's own are rounded
-                 to whole milliseconds below 100 ms).
+                 to whole milliseconds below 100 ms), and per-user accounting:
+                 how many requests each simulated user completed in the window,
+                 so a server that leaves connections unserved (users that wait
+                 the whole window without an answer and without an error) shows.
+
+Per-user identity: each Locust user runs in exactly one greenlet, and the
+request event fires synchronously in it, so gevent.getcurrent() *is* the user
+(User.start spawns it into runner.user_greenlets). That needs nothing from the
+locustfile (closed.py stays a plain locustfile) and costs one dict increment
+per request. Users that complete nothing would never reach the listener, so the
+shape also enters every live user greenlet with a count of 0 on each tick of
+the measured window.
 Usable by hand:  locust -f scenarios/closed.py,scenarios/phases.py --headless \
     --host http://127.0.0.1:8000 --phase-users 32 --phase-measure 10
 """
@@ -13,11 +24,13 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import tempfile
 import time
 from collections import Counter, defaultdict
 from typing import Any
 
+from gevent import getcurrent
 from locust import LoadTestShape, events
 
 BUCKETS_PER_MS = 100  # 10 microsecond buckets
@@ -26,6 +39,7 @@ _marks: dict[str, float] = {}
 _hist: defaultdict[str, Counter[int]] = defaultdict(Counter)
 _fail: Counter[str] = Counter()
 _bytes: Counter[str] = Counter()
+_per_user: Counter[Any] = Counter()  # user greenlet -> requests it completed in the window
 
 
 @events.init_command_line_parser.add_listener
@@ -45,8 +59,28 @@ def _on_request(name: str, response_time: float, response_length: int, exception
         return  # outside the measured window: primer, warm-up, or ramp-down
     _hist[name][int(response_time * BUCKETS_PER_MS)] += 1
     _bytes[name] += response_length or 0
+    _per_user[getcurrent()] += 1  # the user's own greenlet: one per user
     if exception is not None:
         _fail[name] += 1
+
+
+def _note_users(runner: Any) -> None:
+    """Enter every live user with 0 completed requests, so users that never complete one are counted."""
+    for greenlet in list(getattr(runner, "user_greenlets", None) or ()):
+        if greenlet not in _per_user:
+            _per_user[greenlet] = 0
+
+
+def user_summary(expected: int, counts: list[int]) -> dict[str, Any]:
+    """The latency.json "users" block from per-user completed-request counts in the window."""
+    return {
+        "expected": expected,
+        "seen": len(counts),
+        "starved": sum(1 for c in counts if c == 0),
+        "min": min(counts) if counts else None,
+        "median": statistics.median(counts) if counts else None,
+        "max": max(counts) if counts else None,
+    }
 
 
 def _write_json(path: str, data: Any) -> None:
@@ -76,7 +110,9 @@ def _on_test_stop(environment, **_: Any) -> None:  # type: ignore[no-untyped-def
             for name, h in _hist.items()
         }
         window = [_marks.get("measure"), _marks.get("end")]
-        _write_json(opts.latency_file, {"bucket_ms": 1 / BUCKETS_PER_MS, "window": window, "requests": requests})
+        users = user_summary(opts.phase_users, list(_per_user.values()))
+        _write_json(opts.latency_file, {"bucket_ms": 1 / BUCKETS_PER_MS, "window": window, "requests": requests,
+                                        "users": users})
 
 
 class PhasedShape(LoadTestShape):
@@ -96,6 +132,9 @@ class PhasedShape(LoadTestShape):
             if "measure" not in _marks:
                 self.runner.stats.reset_all()  # Locust's own CSV then covers the window too
                 _marks["measure"] = time.time()
+            _note_users(self.runner)
             return users, users
-        _marks.setdefault("end", time.time())
+        if "end" not in _marks:
+            _note_users(self.runner)  # before the end mark: users spawned late in the window count too
+            _marks["end"] = time.time()
         return None

@@ -5,4 +5,12 @@ from . import views
 urlpatterns = [
     path("plaintext", views.plaintext, name="plaintext"),
     path("json", views.json_view, name="json"),
+    path("db", views.db, name="db"),
+    path("queries", views.queries, name="queries"),
+    path("fortunes", views.fortunes, name="fortunes"),
+    path("updates", views.updates, name="updates"),
+    path("io", views.io, name="io"),
+    path("cpu", views.cpu, name="cpu"),
+    path("echo", views.echo, name="echo"),
+    path("stream", views.stream, name="stream"),
 ]

@@ -7,13 +7,22 @@ of 1/64 so interpolation and sums are exact in binary floating point and the
 expected numbers in tests/test_analysis.py can be worked out by hand.
 
 The story: an interrupted run (finished_at null) of scenario json at
-concurrency 8, 2 repeats, stacks in order django-wsgi-uwsgi, flask-gunicorn-sync,
-fastapi-uvicorn.
+concurrency 8 (up to 3 repeats), one stack per case the analysis must tell
+apart. Not every stack has every repeat: it is a fixture, not a replay.
   - django-wsgi-uwsgi: started, failed verify (wrong content-type), not measured.
-  - flask-gunicorn-sync r0: ok. 3600 requests (9 failures) in a 3 s window.
+  - flask-gunicorn-sync r0: ok. 3600 requests (9 failures) in a 3 s window. Its
+    latency.json is the older kind without a "users" block (starved unknown).
   - flask-gunicorn-sync r1: failed, "server exited with code -9"; no latency.json.
   - fastapi-uvicorn r0: ok, 12000 requests in 3 s; Locust at 93.75 % of its CPU (generator-bound).
   - fastapi-uvicorn r1: unfinished (no cell.json): the run was interrupted there.
+  - fastapi-hypercorn r0-r2: the clean cell. 2000/2050/2100 req/s, steady CPU per request,
+    every user served, Little's law holds: no flag may fire.
+  - flask-gunicorn-gthread r0-r2: noisy. 1500/2200/2900 req/s (95% interval [1500, 2900], wider
+    than 20% of the median 2200) while CPU per request stays within 292-280 us.
+  - flask-uwsgi r0: starved, as uWSGI --http11-socket with one process: 1 of 8 users served,
+    7 completed nothing; 800 req/s x 1.25 ms = 1 in flight, so Little's ratio is 8 (littles-off too).
+  - django-asgi-uvicorn r0: Little's law mismatch only: 700 req/s x 8 ms = 5.6 in flight for
+    8 users (ratio 1.43), every user served, Locust at 50 %.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ MIB = 2**20
 
 SETTINGS = {
     "scenarios": ["json"], "concurrency": [8], "duration_s": 3.0, "warmup_s": 1.0,
-    "primer_s": 0.5, "repeat": 2, "server_cpus": [1], "loadgen_cpus": [0], "workers": 1,
+    "primer_s": 0.5, "repeat": 3, "server_cpus": [1], "loadgen_cpus": [0], "workers": 1,
 }
 
 STACKS = {
@@ -65,6 +74,31 @@ STACKS = {
     },
 }
 
+
+def _stack(stack: str, app: str, framework: str, server: str, worker: str, interface: str, command: list[str],
+           port: int) -> dict:
+    return {"stack": stack, "app": app, "framework": framework, "server": server, "worker": worker,
+            "interface": interface, "command": command, "port": port, "cpus": [1],
+            "start": {"status": "ok", "ready_s": 0.5, "reason": None},
+            "verify": {"status": "ok", "findings": []}}
+
+
+STACKS.update({
+    "fastapi-hypercorn": _stack("fastapi-hypercorn", "fastapi", "fastapi", "hypercorn", "uvloop", "asgi",
+                                ["hypercorn", "apps.fastapi_app.app:app", "--bind", "127.0.0.1:40124",
+                                 "--worker-class", "uvloop", "--workers", "1"], 40124),
+    "flask-gunicorn-gthread": _stack("flask-gunicorn-gthread", "flask", "flask", "gunicorn", "gthread", "wsgi",
+                                     ["gunicorn", "apps.flask_app.app:app", "--bind", "127.0.0.1:40125",
+                                      "--workers", "1", "--worker-class", "gthread", "--threads", "4"], 40125),
+    "flask-uwsgi": _stack("flask-uwsgi", "flask", "flask", "uwsgi", "prefork", "wsgi",
+                          ["uwsgi", "--http11-socket", "127.0.0.1:40126", "--module", "apps.flask_app.app:app",
+                           "--master", "--processes", "1", "--disable-logging"], 40126),
+    "django-asgi-uvicorn": _stack("django-asgi-uvicorn", "django-asgi", "django", "uvicorn", "uvloop", "asgi",
+                                  ["uvicorn", "apps.django_app.asgi:application", "--host", "127.0.0.1",
+                                   "--port", "40127", "--loop", "uvloop", "--http", "httptools",
+                                   "--no-access-log"], 40127),
+})
+
 SERVER_LOGS = {
     "django-wsgi-uwsgi": "*** Starting uWSGI 2.0.31 (64bit) on [Sun Nov 22 19:40:01 2026] ***\n"
                          "spawned uWSGI master process (pid: 4101)\nspawned uWSGI worker 1 (pid: 4102, cores: 1)\n"
@@ -75,6 +109,11 @@ SERVER_LOGS = {
     "fastapi-uvicorn": "INFO:     Started server process [4230]\nINFO:     Waiting for application startup.\n"
                        "INFO:     Application startup complete.\n"
                        "INFO:     Uvicorn running on http://127.0.0.1:40123 (Press CTRL+C to quit)\n",
+    "fastapi-hypercorn": "[2026-11-22 19:40:49 +0000] [4301] [INFO] Running on http://127.0.0.1:40124 (CTRL + C to quit)\n",
+    "flask-gunicorn-gthread": "[2026-11-22 19:41:19 +0000] [4350] [INFO] Starting gunicorn 27.0.1\n",
+    "flask-uwsgi": "*** Starting uWSGI 2.0.31 (64bit) on [Sun Nov 22 19:41:49 2026] ***\n"
+                   "spawned uWSGI master process (pid: 4401)\nspawned uWSGI worker 1 (pid: 4402, cores: 1)\n",
+    "django-asgi-uvicorn": "INFO:     Uvicorn running on http://127.0.0.1:40127 (Press CTRL+C to quit)\n",
 }
 
 # Sample offsets from a cell's base time: every 0.5 s from just before Locust starts (base + 1.0).
@@ -100,12 +139,33 @@ def samples(base: float, server_cpu: list[float], rss_mib: list[float], procs: l
     return rows
 
 
-def latency(base: float, count: int, failures: int, hist: dict[int, int]) -> dict:
+def linear_samples(base: float, server_rate: float, gen_rate: float, steal_rate: float, rss_mib: float,
+                   procs: int = 1) -> list[list]:
+    """Counters growing at a constant rate (CPU seconds per second, multiples of 1/16), so each
+    window delta is rate x 3 s exactly: server_cpu_s = server_rate x 3, generator_cpu_pct =
+    gen_rate x 100 (1 Locust CPU), steal_pct = steal_rate x 3 / (3 s x 2 CPUs) x 100."""
+    n = len(OFFSETS)
+    return samples(base,
+                   server_cpu=[1.0 + server_rate * t for t in OFFSETS],
+                   rss_mib=[rss_mib] * n, procs=[procs] * n,
+                   gen_cpu=[gen_rate * t for t in OFFSETS],
+                   steal=[20.0 + steal_rate * t for t in OFFSETS])
+
+
+def users(starved: int, low: float, median: float, high: float, expected: int = 8, seen: int = 8) -> dict:
+    """latency.json's "users" block: completed requests per simulated user in the window."""
+    return {"expected": expected, "seen": seen, "starved": starved, "min": low, "median": median, "max": high}
+
+
+def latency(base: float, count: int, failures: int, hist: dict[int, int], users: dict | None = None) -> dict:
     assert sum(hist.values()) == count
     w = phases(base)
-    return {"bucket_ms": 0.01, "window": [w["measure"], w["end"]],
-            "requests": {"/json": {"count": count, "failures": failures, "bytes": count * 27,
-                                   "hist": {str(k): v for k, v in sorted(hist.items())}}}}
+    out = {"bucket_ms": 0.01, "window": [w["measure"], w["end"]],
+           "requests": {"/json": {"count": count, "failures": failures, "bytes": count * 27,
+                                  "hist": {str(k): v for k, v in sorted(hist.items())}}}}
+    if users is not None:
+        out["users"] = users
+    return out
 
 
 def cell_meta(stack: str, repeat: int, status: str = "ok", reason: str | None = None) -> dict:
@@ -169,7 +229,8 @@ def cells() -> dict[tuple[str, str], dict]:
     }
     out[("fastapi-uvicorn", "json-c8-r0")] = {
         "phases.json": phases(fast0),
-        "latency.json": latency(fast0, 12000, 0, {150: 1200, 180: 4800, 200: 3600, 250: 1800, 400: 480, 900: 120}),
+        "latency.json": latency(fast0, 12000, 0, {150: 1200, 180: 4800, 200: 3600, 250: 1800, 400: 480, 900: 120},
+                                users(0, 1400, 1500, 1600)),
         "samples.csv": samples(
             fast0,
             server_cpu=[0.625, 0.75, 1.0, 1.5, 2.0, 2.5, 2.875, 3.375, 3.75, 4.25, 4.5],
@@ -187,6 +248,34 @@ def cells() -> dict[tuple[str, str], dict]:
         "latency.json": latency(fast1, 11000, 0, {150: 1000, 200: 10000}),
         "locust.log": "[2026-11-22 19:40:41,000] bench-vm/INFO/locust.main: Run time limit set to 5.5 seconds\n",
     }
+
+    def ok_cell(stack: str, repeat: int, base: float, count: int, hist: dict[int, int], user_block: dict,
+                server_rate: float, gen_rate: float, rss_mib: float) -> None:
+        out[(stack, f"json-c8-r{repeat}")] = {
+            "phases.json": phases(base),
+            "latency.json": latency(base, count, 0, hist, user_block),
+            "samples.csv": linear_samples(base, server_rate, gen_rate, 1 / 16, rss_mib),
+            **locust_files(count, 0, count / 3),
+            "cell.json": cell_meta(stack, repeat),
+        }
+
+    # The clean stack: 2000/2050/2100 req/s, mean 3.85 ms (Little: 8 / (rps x 0.00385) = 1.04/1.01/0.99),
+    # server CPU 13/16 s per s, Locust 50 %, steal 3.125 %, all 8 users served.
+    for repeat, count, user_block in ((0, 6000, users(0, 700, 750, 800)), (1, 6150, users(0, 720, 768.75, 810)),
+                                      (2, 6300, users(0, 740, 787.5, 830))):
+        ok_cell("fastapi-hypercorn", repeat, T0 + 50 + 10 * repeat, count,
+                {350: count // 2, 400: count * 2 // 5, 500: count // 10}, user_block, 13 / 16, 1 / 2, 40)
+    # Noisy: 1500/2200/2900 req/s; CPU per request 291.7/284.1/280.2 us (server 7/16, 10/16, 13/16 s per s).
+    for repeat, count, hist, rate in ((0, 4500, {500: 2250, 560: 2250}, 7 / 16),
+                                      (1, 6600, {340: 3300, 380: 3300}, 10 / 16),
+                                      (2, 8700, {260: 4350, 290: 4350}, 13 / 16)):
+        ok_cell("flask-gunicorn-gthread", repeat, T0 + 80 + 10 * repeat, count, hist,
+                users(0, count / 8 - 50, count / 8, count / 8 + 50), rate, 1 / 2, 60)
+    # Starved: one keep-alive connection served, 7 users waited the whole window without an error.
+    ok_cell("flask-uwsgi", 0, T0 + 110, 2400, {110: 1200, 140: 1200}, users(7, 0, 0, 2400), 4 / 16, 1 / 4, 30)
+    # Little's law off: 700 req/s x 8.0 ms = 5.6 requests in flight, but 8 users and none starved.
+    ok_cell("django-asgi-uvicorn", 0, T0 + 120, 2100, {700: 1050, 900: 1050}, users(0, 250, 262.5, 275),
+            15 / 16, 1 / 2, 70)
     return out
 
 
