@@ -82,7 +82,7 @@ def measurement_text(meta: dict[str, Any]) -> str:
 
 
 def repeats_text(df: pd.DataFrame) -> str:
-    """'3 repeats finished ok for every stack' or the range, from what actually finished."""
+    """'3 repeats finished ok per stack and cell', or the range: what actually finished, not what was asked."""
     agg = aggregate(df)
     if agg.empty:
         return "no cell finished ok"

@@ -497,7 +497,7 @@ def separable(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     if min(a.get("n", 0), b.get("n", 0)) >= 2 and not any(v is None or pd.isna(v) for v in intervals):
         return bool(a["rps_hi"] < b["rps_lo"] or b["rps_hi"] < a["rps_lo"])
     hi, lo = max(ra, rb), min(ra, rb)
-    return True
+    return bool(hi > lo * (1.0 + TIE_FRACTION))
 
 
 def ranking(df: pd.DataFrame) -> pd.DataFrame:
