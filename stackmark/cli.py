@@ -290,18 +290,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def print_ranking(df: Any) -> None:
+    """The ranking per scenario; neighbours the noise could swap are marked, not ranked apart."""
     if df.empty:
         out.print("no finished cells to rank")
         return
     for (scenario, conc), group in df.groupby(["scenario", "concurrency"], sort=False):
-        table = Table(title=f"{scenario}, concurrency {conc} (one run: differences under ~20% are within noise here)")
-        for col in ("#", "stack", "req/s", "vs best", "p99 ms", "CPU us/req", "RSS MB", "Locust CPU %", "flags"):
-            table.add_column(col, justify="right" if col not in ("stack", "flags") else "left")
+        n = int(group["n"].max()) if "n" in group else 1
+        note = (f"median of {n} repeats, 95% intervals" if n > 1
+                else "one run: differences under 20% are within this machine's noise")
+        table = Table(title=f"{scenario}, concurrency {conc} ({note})")
+        cols = ("#", "stack", "req/s", "interval", "vs best", "p99 ms", "CPU us/req", "RSS MB", "Locust CPU %",
+                "flags")
+        for col in cols:
+            table.add_column(col, justify="left" if col in ("stack", "flags", "interval") else "right")
         for _, r in group.iterrows():
-            table.add_row(str(r["rank"]), r["stack"], f"{r['rps']:,.0f}", f"{r['rel_rps']:.2f}",
+            interval = (f"{r['rps_lo']:,.0f}-{r['rps_hi']:,.0f}" if n > 1 and r.get("rps_lo") == r.get("rps_lo")
+                        else "")
+            tie = " [dim](~ next)[/]" if bool(r.get("tie_with_next", False)) else ""
+            table.add_row(str(r["rank"]), f"{r['stack']}{tie}", f"{r['rps']:,.0f}", interval, f"{r['rel_rps']:.2f}",
                           f"{r['p99_ms']:.2f}", f"{r['cpu_us_per_req']:.0f}", f"{r['server_rss_mb']:.0f}",
                           f"{r['generator_cpu_pct']:.0f}", str(r["flags"] or ""))
         out.print(table)
+    out.print("(~ next): not separable from the next stack: their intervals overlap, or one run each and "
+              "within 20%. Flags: see the report's legend.")
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
