@@ -42,6 +42,7 @@ class BenchPlan:
     loadgen_cpus: Sequence[int]
     database_url: str | None = None  # None: a fresh seeded SQLite file inside the run folder
     target: ExternalServer | None = None  # measure this running server instead of launching stacks
+    seed_database: bool = False  # (re)create world/fortune in database_url before the run
 
     def settings(self) -> dict[str, Any]:
         from stackmark.database import redact
@@ -113,12 +114,20 @@ def run_bench(plan: BenchPlan, run: RunDir, log: Log = print) -> BenchResult:
 
 
 def _database_env(plan: BenchPlan, run: RunDir) -> dict[str, str]:
-    from stackmark.database import ensure_sqlite
+    """DATABASE_URL for the servers: a fresh seeded SQLite file in the run folder, or the user's database."""
+    from stackmark.database import WORLD_ROWS, ensure_sqlite, redact, row_counts, seed
 
     if plan.target is not None:
         return {}
-    url = plan.database_url or _guard_write(lambda: ensure_sqlite(run.path / "db.sqlite3"), run)
-    return {"DATABASE_URL": url}
+    if plan.database_url is None:
+        return {"DATABASE_URL": _guard_write(lambda: ensure_sqlite(run.path / "db.sqlite3"), run)}
+    if plan.seed_database:
+        seed(plan.database_url)
+    counts = row_counts(plan.database_url)
+    if counts.get("world", 0) != WORLD_ROWS or not counts.get("fortune"):
+        raise UserError(f"{redact(plan.database_url)} has no complete world/fortune tables ({counts}); pass "
+                        "--seed-db to create them (drops and recreates those two tables only)")
+    return {"DATABASE_URL": plan.database_url}
 
 
 @contextlib.contextmanager

@@ -221,7 +221,8 @@ def _plan_from_args(args: argparse.Namespace, matrix: Matrix) -> Any:
     if set(server_cpus) & set(loadgen_cpus):
         err.print("warning: server and load generator share CPUs; their numbers will disturb each other")
     return BenchPlan(stacks, scenarios, concurrency, duration, warmup, primer, repeat, server_cpus, loadgen_cpus,
-                     database_url=os.environ.get("DATABASE_URL") or None, target=target)
+                     database_url=os.environ.get("DATABASE_URL") or None, target=target,
+                     seed_database=args.seed_db)
 
 
 def _plan_from_run(run_dir: Path, matrix: Matrix) -> Any:
@@ -407,6 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--target-name", help="stack id to record for --target")
     s.add_argument("--allow-remote", action="store_true", help="allow a --target outside loopback")
     s.add_argument("--matrix", help="a matrix file instead of servers/matrix.toml")
+    s.add_argument("--seed-db", action="store_true",
+                   help="with DATABASE_URL set: drop, create and fill its world and fortune tables first")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("calibrate", help="measure the load generator's ceiling (and wrk's, if installed)")

@@ -162,3 +162,34 @@ def test_remote_target_is_refused_before_any_request(stackmark_cmd: list[str]) -
                        text=True, timeout=30)
     assert r.returncode == 2 and "--allow-remote" in r.stderr and "Traceback" not in r.stderr
     assert "run folder" not in r.stdout  # nothing was started or written
+
+
+def test_database_password_never_reaches_results_or_logs(tmp_path: Path, stackmark_cmd: list[str],
+                                                         postgres_url: str) -> None:
+    from urllib.parse import urlsplit
+
+    password = urlsplit(postgres_url).password
+    assert password
+    env = {**os.environ, "DATABASE_URL": postgres_url}
+    r = subprocess.run([*stackmark_cmd, "bench", "--stacks", "flask-gunicorn-sync", *SHORT, "--duration", "1",
+                        "--seed-db", "--out", str(tmp_path)], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert password not in r.stdout + r.stderr
+    run_dir = next(tmp_path.iterdir())
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    assert any(p.name == "run.json" for p in files)
+    for p in files:
+        assert password.encode() not in p.read_bytes(), f"password leaked into {p}"
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert "***" in meta["settings"]["database"]
+
+
+def test_unseeded_database_is_a_clear_error(tmp_path: Path, stackmark_cmd: list[str]) -> None:
+    empty = tmp_path / "empty.sqlite3"
+    import sqlite3
+
+    sqlite3.connect(empty).close()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{empty}"}
+    r = subprocess.run([*stackmark_cmd, "bench", "--stacks", "flask-gunicorn-sync", *SHORT, "--duration", "1",
+                        "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 2 and "--seed-db" in r.stderr and "Traceback" not in r.stderr
