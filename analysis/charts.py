@@ -209,3 +209,55 @@ def write_charts(df: pd.DataFrame, out_dir: Path, settings: dict[str, Any] | Non
     """All four charts into out_dir (throughput, latency, cpu_per_request, memory .png); returns their paths."""
     how = describe_settings(settings or {}, df)
     return [chart(df, Path(out_dir) / name, how) for name, chart in CHARTS.items()]
+
+
+def sweep_chart(df: pd.DataFrame, path: Path, slo_p99_ms: float | None = None, max_error_pct: float | None = None,
+                how: str = "") -> Path:
+    """Throughput against concurrency, one panel per swept scenario, one line per stack.
+
+    Medians over repeats of the closed-model (stack, scenario) pairs measured at 2+ concurrency
+    levels. Filled markers: levels within the SLO (median p99 <= slo_p99_ms and errors below
+    max_error_pct); hollow: outside it; a star: the saturation point of analysis.tidy.saturation.
+    """
+    from analysis.tidy import SATURATION_MAX_ERROR_PCT, SLO_P99_MS, saturation, sweeps
+
+    slo = SLO_P99_MS if slo_p99_ms is None else slo_p99_ms
+    max_err = SATURATION_MAX_ERROR_PCT if max_error_pct is None else max_error_pct
+    title = "Throughput vs concurrency, req/s" + (f" — {how}" if how else "")
+    legend = f"filled: median p99 ≤ {slo:g} ms and errors < {max_err:g}%; hollow: outside; ★ most req/s within it"
+    agg = sweeps(df)
+    if agg.empty:
+        return _empty(path, title)
+    best = saturation(df, slo, max_err).dropna(subset=["concurrency"])
+    best_points = {(r["stack"], r["scenario"]): (int(r["concurrency"]), r["rps"]) for r in best.to_dict("records")}
+    scenarios = sorted(agg["scenario"].unique())
+    stacks = sorted(agg["stack"].unique())
+    colors = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(stacks)}
+    fig, axes = plt.subplots(len(scenarios), 1, figsize=(9, 3.6 * len(scenarios)), squeeze=False)
+    for ax, scenario in zip(axes[:, 0], scenarios):
+        sub = agg[agg["scenario"] == scenario]
+        for stack in stacks:
+            g = sub[sub["stack"] == stack].dropna(subset=["rps"]).sort_values("concurrency")
+            if g.empty:
+                continue
+            c = colors[stack]
+            x = g["concurrency"].astype(float).to_numpy()
+            ax.plot(x, g["rps"], color=c, linewidth=1.6, label=stack)
+            within = ((pd.to_numeric(g["p99_ms"]) <= slo) & (pd.to_numeric(g["error_pct"]) < max_err)).to_numpy()
+            ax.scatter(x[within], g["rps"].to_numpy()[within], color=c, s=36, zorder=3)
+            ax.scatter(x[~within], g["rps"].to_numpy()[~within], facecolors="white", edgecolors=[c], s=36, zorder=3)
+            if (stack, scenario) in best_points:
+                bx, by = best_points[(stack, scenario)]
+                ax.scatter([bx], [by], marker="*", color=c, edgecolors="#222222", s=200, zorder=4)
+        levels = sorted(int(v) for v in sub["concurrency"].unique())
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(levels, [str(v) for v in levels])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.set_xlabel("concurrency (simultaneous users)\n" + legend, fontsize=9)
+        ax.set_ylabel("req/s (median)")
+        ax.set_title(f"{scenario}: " + title, fontsize=10, loc="left")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return _save(fig, path)

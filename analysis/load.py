@@ -4,11 +4,16 @@ Only reads files: never imports the harness, never starts anything, so old
 runs can be re-analysed long after the code that made them has changed.
 Finished cells are those with a cell.json (it is written last); other cell
 folders are leftovers of an interrupted run and are skipped.
+
+A cell measured with several Locust processes has one latency file per worker
+(latency-w<pid>.json) beside the master's latency.json; load_cell merges them
+into one latency dict (merge_latency), so the rest of analysis sees one cell.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +32,9 @@ class Cell:
     path: Path
     meta: dict[str, Any]
     phases: dict[str, Any] | None = None
-    latency: dict[str, Any] | None = None
+    latency: dict[str, Any] | None = None  # merged over latency.json and any latency-w*.json
     samples: pd.DataFrame | None = None
+    latency_files: int = 0  # how many latency files were merged into `latency`
 
     @property
     def stack(self) -> str:
@@ -102,6 +108,74 @@ def read_samples(path: Path) -> pd.DataFrame | None:
     return df.dropna(subset=["t"]).sort_values("t", kind="stable").reset_index(drop=True)
 
 
+def _merge_users(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-user accounting over several processes: exact when every block carries its `counts`."""
+    expected = max((b.get("expected") for b in blocks if b.get("expected") is not None), default=None)
+    if all(isinstance(b.get("counts"), list) for b in blocks):
+        counts = sorted(int(c) for b in blocks for c in b["counts"])
+        return {"expected": expected, "seen": len(counts), "starved": sum(1 for c in counts if c == 0),
+                "min": counts[0] if counts else None,
+                "median": statistics.median(counts) if counts else None,
+                "max": counts[-1] if counts else None, "counts": counts}
+    # some block without counts (not written by this stackmark): sums are exact, the median is not knowable
+    seen = [b for b in blocks if b.get("seen")]
+    return {"expected": expected, "seen": sum(int(b.get("seen") or 0) for b in blocks),
+            "starved": sum(int(b.get("starved") or 0) for b in blocks),
+            "min": min((b["min"] for b in seen if b.get("min") is not None), default=None),
+            "median": seen[0].get("median") if len(seen) == 1 else None,
+            "max": max((b["max"] for b in seen if b.get("max") is not None), default=None)}
+
+
+def merge_latency(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One latency dict from the latency files of one cell (the first is latency.json, if present).
+
+    A single file is returned as it is. Several (a multi-process cell): histograms, counts, failures
+    and bytes add per request name; `users` are merged from the per-user `counts` (expected = the
+    configured total every file carries); `open` blocks add sent/missed/late and keep offered_rate
+    (the total rate, the same in every file); bucket_ms, window and processes come from the first
+    file that has them (all processes share the master's window).
+    """
+    parts = [p for p in parts if isinstance(p, dict)]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    merged: dict[str, Any] = {}
+    for key in ("bucket_ms", "window", "processes"):
+        value = next((p[key] for p in parts if p.get(key) is not None), None)
+        if value is not None:
+            merged[key] = value
+    requests: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for name, r in (part.get("requests") or {}).items():
+            into = requests.setdefault(name, {"count": 0, "failures": 0, "hist": {}})
+            into["count"] += int(r.get("count", 0))
+            into["failures"] += int(r.get("failures", 0))
+            if "bytes" in r:
+                into["bytes"] = into.get("bytes", 0) + int(r["bytes"])
+            hist = into["hist"]
+            for k, v in (r.get("hist") or {}).items():
+                hist[str(int(k))] = hist.get(str(int(k)), 0) + int(v)
+    merged["requests"] = requests
+    users = [p["users"] for p in parts if isinstance(p.get("users"), dict)]
+    if users:
+        merged["users"] = _merge_users(users)
+    opens = [p["open"] for p in parts if isinstance(p.get("open"), dict)]
+    if opens:
+        merged["open"] = {
+            "offered_rate": max((o.get("offered_rate") for o in opens if o.get("offered_rate") is not None),
+                                default=None),
+            **{k: sum(int(o.get(k) or 0) for o in opens) for k in ("sent", "missed", "late")},
+        }
+    return merged
+
+
+def latency_paths(cell_dir: Path) -> list[Path]:
+    """latency.json (if any) first, then the per-worker latency-w*.json files in name order."""
+    main = cell_dir / "latency.json"
+    return ([main] if main.is_file() else []) + sorted(p for p in cell_dir.glob("latency-w*.json") if p.is_file())
+
+
 def load_cell(cell_dir: Path) -> Cell | None:
     """One cell folder, or None if it is unfinished (no cell.json yet)."""
     cell_json = cell_dir / "cell.json"
@@ -110,12 +184,14 @@ def load_cell(cell_dir: Path) -> Cell | None:
     meta = read_json(cell_json)
     if not isinstance(meta, dict):
         raise RunDirError(f"{cell_json}: expected a JSON object; the file is damaged, delete that folder and measure it again")
+    paths = latency_paths(cell_dir)
     return Cell(
         path=cell_dir,
         meta=meta,
         phases=_optional_json(cell_dir / "phases.json"),
-        latency=_optional_json(cell_dir / "latency.json"),
+        latency=merge_latency([read_json(p) for p in paths]),
         samples=read_samples(cell_dir / "samples.csv"),
+        latency_files=len(paths),
     )
 
 

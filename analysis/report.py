@@ -15,11 +15,12 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from analysis.charts import describe_settings, write_charts
+from analysis.charts import describe_settings, sweep_chart, write_charts
 from analysis.load import Run, load_run
 from analysis.tidy import (BOOTSTRAP_RESAMPLES, ERRORS_PCT, FLAG_RULES, GENERATOR_BOUND_PCT, INTERVAL, LITTLES_HIGH,
-                           LITTLES_LOW, NOISY_INTERVAL_FRACTION, STEAL_PCT, TIE_FRACTION, aggregate, ranking,
-                           save_aggregate, save_summary, steadiness, tidy_from_run, write_atomic)
+                           LITTLES_LOW, NOISY_INTERVAL_FRACTION, SATURATION_MAX_ERROR_PCT, SLO_P99_MS, STEAL_PCT,
+                           TIE_FRACTION, aggregate, ranking, saturation, save_aggregate, save_saturation,
+                           save_summary, steadiness, tidy_from_run, write_atomic)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CAVEAT = ("Single-run differences of less than roughly 10–20% between stacks are within the run-to-run "
@@ -34,6 +35,7 @@ CHART_TITLES = {
     "latency.png": "Latency percentiles per stack",
     "cpu_per_request.png": "Server CPU time per request",
     "memory.png": "Server memory",
+    "sweep.png": "Throughput against concurrency (the sweep)",
 }
 
 
@@ -128,11 +130,19 @@ def _interval(lo: Any, hi: Any) -> str:
     return f"{lo:,.0f}–{hi:,.0f}"
 
 
-def _ranking_rows(rank: pd.DataFrame) -> list[dict[str, Any]]:
+def _open_scenarios(df: pd.DataFrame) -> set[str]:
+    if "offered_rps" not in df.columns:
+        return set()
+    return set(df.loc[pd.to_numeric(df["offered_rps"], errors="coerce").notna(), "scenario"])
+
+
+def _ranking_rows(rank: pd.DataFrame, open_scenarios: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     rows = []
     for r in rank.to_dict("records"):
+        # open model: the concurrency level is the cap on requests in flight, not a number of users
+        conc = f"≤{r['concurrency']} in flight" if r["scenario"] in open_scenarios else r["concurrency"]
         rows.append({
-            "scenario": r["scenario"], "concurrency": r["concurrency"], "rank": r["rank"], "stack": r["stack"],
+            "scenario": r["scenario"], "concurrency": conc, "rank": r["rank"], "stack": r["stack"],
             "n": r["n"], "rps": _fmt(r["rps"], ",.0f"), "rps_interval": _interval(r["rps_lo"], r["rps_hi"]),
             "rel_rps": _fmt(r["rel_rps"] * 100 if pd.notna(r["rel_rps"]) else None, ".0f", "%"),
             "p99_ms": _fmt(r["p99_ms"], ".2f"), "cpu_us_per_req": _fmt(r["cpu_us_per_req"], ",.0f"),
@@ -142,6 +152,33 @@ def _ranking_rows(rank: pd.DataFrame) -> list[dict[str, Any]]:
             "tie": bool(r["tie_with_next"]),
         })
     return rows
+
+
+def _saturation_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    rows = []
+    for r in saturation(df).to_dict("records"):
+        conc = r["concurrency"]
+        rows.append({
+            "stack": r["stack"], "scenario": r["scenario"], "levels": r["levels"], "max_tested": r["max_tested"],
+            "concurrency": "–" if conc is None or conc is pd.NA or pd.isna(conc) else int(conc),
+            "rps": _fmt(r["rps"], ",.0f"), "p99_ms": _fmt(r["p99_ms"], ".2f"),
+            "error_pct": _fmt(r["error_pct"], ".2f", "%"),
+            "flags": [f for f in (r["flags"] or "").split(",") if f], "note": r["note"] or "",
+        })
+    return rows
+
+
+def _open_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Open-model cells (a fixed offered rate; concurrency = the cap on requests in flight), medians over repeats."""
+    agg = aggregate(df)
+    if agg.empty:
+        return []
+    agg = agg[pd.to_numeric(agg["offered_rps"], errors="coerce").notna()]
+    return [{"stack": r["stack"], "scenario": r["scenario"], "max_inflight": r["concurrency"], "n": r["n"],
+             "offered": _fmt(r["offered_rps"], ",.0f"), "rps": _fmt(r["rps"], ",.0f"),
+             "p99_ms": _fmt(r["p99_ms"], ".2f"), "missed": _fmt(r["missed"], ",.0f"), "late": _fmt(r["late"], ",.0f"),
+             "error_pct": _fmt(r["error_pct"], ".2f", "%")}
+            for r in agg.sort_values(["scenario", "stack", "concurrency"], kind="stable").to_dict("records")]
 
 
 def _stack_problems(run: Run, df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -209,7 +246,7 @@ def render_report(run: Run, df: pd.DataFrame, charts: list[Path]) -> str:
         ],
         "how": measurement_text(meta),
         "subtitle": describe_settings(settings, df),
-        "ranking": _ranking_rows(ranking(df)),
+        "ranking": _ranking_rows(ranking(df), _open_scenarios(df)),
         "thresholds": {"generator": GENERATOR_BOUND_PCT, "errors": ERRORS_PCT, "steal": STEAL_PCT,
                        "littles": (LITTLES_LOW, LITTLES_HIGH), "noisy": NOISY_INTERVAL_FRACTION},
         "flag_rules": list(FLAG_RULES.items()),
@@ -219,19 +256,28 @@ def render_report(run: Run, df: pd.DataFrame, charts: list[Path]) -> str:
         "failed_cells": _failed_cells(df),
         "charts": [{"title": CHART_TITLES.get(p.name, p.stem), "src": _data_uri(p)} for p in charts],
         "caveat": CAVEAT,
+        "saturation": _saturation_rows(df),
+        "slo": {"p99_ms": SLO_P99_MS, "error_pct": SATURATION_MAX_ERROR_PCT},
+        "open_cells": _open_rows(df),
     }
     return env.get_template("report.html.j2").render(**context)
 
 
 def write_report(run_dir: Path) -> Path:
-    """(Re)build run_dir/summary.csv, aggregate.csv and report/ (index.html + 4 PNGs); returns index.html's path."""
+    """(Re)build run_dir/summary.csv, aggregate.csv and report/ (index.html + 4 PNGs); returns index.html's path.
+
+    After a concurrency sweep (a scenario measured at 2+ levels) also saturation.csv and report/sweep.png.
+    """
     run = load_run(Path(run_dir))
     df = tidy_from_run(run)
     save_summary(df, run.path)
     save_aggregate(df, run.path)
+    swept = save_saturation(df, run.path) is not None
     out = run.path / "report"
     out.mkdir(exist_ok=True)
     charts = write_charts(df, out, run.meta.get("settings") or {})
+    if swept:
+        charts.append(sweep_chart(df, out / "sweep.png", how=describe_settings(run.meta.get("settings") or {}, df)))
     index = out / "index.html"
     html = render_report(run, df, charts)
     write_atomic(index, lambda f: f.write(html))

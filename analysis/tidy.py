@@ -30,9 +30,12 @@ COLUMNS = [
     "server_cpu_s", "cpu_us_per_req", "server_rss_mb", "generator_cpu_pct", "steal_pct",
     # added later, appended so older readers of summary.csv keep their column positions:
     "generator_bound", "starved", "starved_users", "littles_ratio", "littles_off", "bytes_per_req", "noisy",
+    # open model (latency.json "open"; NaN for closed-model cells):
+    "offered_rps", "missed", "late",
 ]
+OPEN_COLUMNS = ["offered_rps", "missed", "late"]
 METRICS = COLUMNS[COLUMNS.index("requests"):]
-INT_COLUMNS = ["concurrency", "repeat", "requests", "errors", "starved_users"]
+INT_COLUMNS = ["concurrency", "repeat", "requests", "errors", "starved_users", "missed", "late"]
 TEXT_COLUMNS = ["stack", "framework", "server", "worker", "interface", "scenario", "endpoint", "status", "reason"]
 # Per-cell flags: nullable booleans, <NA> (empty in the CSV) when the inputs to decide them are missing.
 FLAG_COLUMNS = ["generator_bound", "starved", "littles_off", "noisy"]
@@ -41,10 +44,11 @@ NUMBER_METRICS = [m for m in METRICS if m not in FLAG_COLUMNS]
 KEYS = ["stack", "scenario", "endpoint", "concurrency"]
 SPEC_COLUMNS = ["framework", "server", "worker", "interface"]
 AGG_COLUMNS = (
-    KEYS + SPEC_COLUMNS + ["n"] + NUMBER_METRICS
+    KEYS + SPEC_COLUMNS + ["n"] + [m for m in NUMBER_METRICS if m not in OPEN_COLUMNS]
     + ["rps_lo", "rps_hi", "cpu_us_per_req_lo", "cpu_us_per_req_hi", "rps_cv", "cpu_cv",
        "generator_cpu_pct_max", "error_pct_max", "steal_pct_max", "starved_users_max"]
     + FLAG_COLUMNS
+    + OPEN_COLUMNS  # appended later: medians over repeats, like the other numbers
 )
 
 RANK_COLUMNS = ["scenario", "concurrency", "rank", "stack", "rps", "rel_rps", "p99_ms",
@@ -211,6 +215,20 @@ def user_accounting(latency: Mapping[str, Any] | None) -> tuple[int | None, bool
     return count, count > 0
 
 
+def open_model(latency: Mapping[str, Any] | None) -> tuple[float, int | None, int | None] | None:
+    """(offered_rps, missed, late) from latency.json's "open" block; None for a closed-model cell."""
+    block = (latency or {}).get("open")
+    if not isinstance(block, Mapping):
+        return None
+    rate = block.get("offered_rate")
+
+    def count(key: str) -> int | None:
+        v = block.get(key)
+        return None if v is None else int(v)
+
+    return (NAN if rate is None else float(rate)), count("missed"), count("late")
+
+
 def littles_ratio(concurrency: Any, rps: float, mean_ms: float) -> float:
     """Closed-model Little's law check: concurrency / (rps x mean latency in s); about 1 when consistent."""
     if concurrency is None or pd.isna(concurrency):
@@ -221,7 +239,7 @@ def littles_ratio(concurrency: Any, rps: float, mean_ms: float) -> float:
 def cell_metrics(cell: Cell, cpu_count: int | None, default_loadgen_cpus: list[int] | None = None) -> dict[str, Any]:
     """The METRICS of one ok cell; NaN (or None for counts and flags) where an input file is missing."""
     out: dict[str, Any] = {m: NAN for m in METRICS}
-    out["requests"] = out["errors"] = out["starved_users"] = None
+    out["requests"] = out["errors"] = out["starved_users"] = out["missed"] = out["late"] = None
     for flag in FLAG_COLUMNS:
         out[flag] = None
     window = _window(cell)
@@ -262,7 +280,13 @@ def cell_metrics(cell: Cell, cpu_count: int | None, default_loadgen_cpus: list[i
     out["steal_pct"] = _ratio(_interp_delta(samples, "steal_s", start, end), duration * (cpu_count or 0), 100.0)
 
     out["starved_users"], out["starved"] = user_accounting(cell.latency)
-    out["littles_ratio"] = littles_ratio(cell.meta.get("concurrency"), out["rps"], out["mean_ms"])
+    open_block = open_model(cell.latency)
+    if open_block is None:
+        out["littles_ratio"] = littles_ratio(cell.meta.get("concurrency"), out["rps"], out["mean_ms"])
+    else:
+        # open model: concurrency is the cap on requests in flight, not the number in flight, so
+        # Little's law has nothing to be checked against
+        out["offered_rps"], out["missed"], out["late"] = open_block
     out["generator_bound"] = _flag(out["generator_cpu_pct"], lambda v: v >= GENERATOR_BOUND_PCT)
     out["littles_off"] = _flag(out["littles_ratio"], lambda v: not LITTLES_LOW <= v <= LITTLES_HIGH)
     out["noisy"] = _flag(out["steal_pct"], lambda v: v >= STEAL_PCT)  # one cell: only steal; intervals need repeats
@@ -349,9 +373,11 @@ def save_aggregate(df: pd.DataFrame, run_dir: Path) -> Path:
 
 
 def write_summary(run_dir: Path) -> Path:
-    """(Re)build run_dir/summary.csv and run_dir/aggregate.csv from the raw files; returns summary.csv's path."""
+    """(Re)build run_dir/summary.csv, aggregate.csv (and saturation.csv after a concurrency sweep) from the
+    raw files; returns summary.csv's path."""
     df = tidy_frame(run_dir)
     save_aggregate(df, run_dir)
+    save_saturation(df, run_dir)
     return save_summary(df, run_dir)
 
 
@@ -532,6 +558,82 @@ def ranking(df: pd.DataFrame) -> pd.DataFrame:
     out["tie_with_next"] = out["tie_with_next"].astype(bool)
     out["flags"] = out["flags"].astype(object)
     return out
+
+
+# -- saturation from a concurrency sweep ------------------------------------------
+
+SLO_P99_MS = 100.0
+SATURATION_MAX_ERROR_PCT = 1.0
+SATURATION_COLUMNS = ["stack", "scenario", "endpoint", "levels", "max_tested", "concurrency", "rps", "p99_ms",
+                      "error_pct", "flags", "note", "slo_p99_ms", "max_error_pct"]
+NOTE_NO_LEVEL = "no level met the SLO"
+NOTE_NOT_REACHED = "best level is the highest tested: saturation not reached"
+
+
+def closed_model(df: pd.DataFrame) -> pd.DataFrame:
+    """The closed-model rows of a tidy frame (open-model cells have an offered_rps)."""
+    if "offered_rps" not in df.columns:
+        return df
+    return df[pd.to_numeric(df["offered_rps"], errors="coerce").isna()]
+
+
+def sweeps(df: pd.DataFrame) -> pd.DataFrame:
+    """aggregate() rows of the closed-model (stack, scenario) pairs measured at 2 or more concurrency levels."""
+    agg = aggregate(closed_model(df))
+    if agg.empty:
+        return agg
+    levels = agg.groupby(["stack", "scenario"])["concurrency"].transform("nunique")
+    return agg[levels >= 2].reset_index(drop=True)
+
+
+def saturation(df: pd.DataFrame, slo_p99_ms: float = SLO_P99_MS,
+               max_error_pct: float = SATURATION_MAX_ERROR_PCT) -> pd.DataFrame:
+    """Per stack x scenario swept over 2+ concurrency levels: the level with the most throughput within the SLO.
+
+    Works on aggregate() (medians over the ok repeats). A level qualifies when its median p99_ms <=
+    slo_p99_ms and its median error_pct < max_error_pct; of those, the one with the highest median rps
+    (ties: the lower concurrency) is reported with its rps, p99_ms, error_pct and ranking flags (a
+    generator-bound best level measures Locust, not the stack). `note` says when no level qualified
+    (concurrency, rps, p99_ms are then empty) or when the best level is the highest tested, so the
+    stack may go further: saturation not reached. Open-model cells (concurrency = a cap on requests
+    in flight) and pairs with a single level are left out. Columns SATURATION_COLUMNS.
+    """
+    agg = sweeps(df)
+    if agg.empty:
+        return pd.DataFrame(columns=SATURATION_COLUMNS)
+    flags = ranking(closed_model(df)).set_index(["stack", "scenario", "concurrency"])["flags"]
+    rows = []
+    for (stack, scenario), g in agg.groupby(["stack", "scenario"], sort=True):
+        levels = sorted(int(c) for c in g["concurrency"].unique())
+        r: dict[str, Any] = {"stack": stack, "scenario": scenario, "endpoint": g["endpoint"].iloc[0],
+                             "levels": len(levels), "max_tested": levels[-1],
+                             "slo_p99_ms": float(slo_p99_ms), "max_error_pct": float(max_error_pct)}
+        p99 = pd.to_numeric(g["p99_ms"], errors="coerce")
+        err = pd.to_numeric(g["error_pct"], errors="coerce")
+        within = g[(p99 <= slo_p99_ms) & (err < max_error_pct) & g["rps"].notna()]
+        if within.empty:
+            r.update(concurrency=None, rps=NAN, p99_ms=NAN, error_pct=NAN, flags="", note=NOTE_NO_LEVEL)
+        else:
+            best = within.sort_values(["rps", "concurrency"], ascending=[False, True], kind="stable").iloc[0]
+            conc = int(best["concurrency"])
+            r.update(concurrency=conc, rps=float(best["rps"]), p99_ms=float(best["p99_ms"]),
+                     error_pct=float(best["error_pct"]), flags=flags.get((stack, scenario, conc), "") or "",
+                     note=NOTE_NOT_REACHED if conc == levels[-1] else "")
+        rows.append(r)
+    out = pd.DataFrame(rows, columns=SATURATION_COLUMNS)
+    for col in ("levels", "max_tested"):
+        out[col] = out[col].astype(int)
+    out["concurrency"] = pd.array(list(out["concurrency"]), dtype="Int64")
+    return out
+
+
+def save_saturation(df: pd.DataFrame, run_dir: Path, slo_p99_ms: float = SLO_P99_MS,
+                    max_error_pct: float = SATURATION_MAX_ERROR_PCT) -> Path | None:
+    """Write saturation(df) as run_dir/saturation.csv when some scenario was swept (2+ levels); else None."""
+    sat = saturation(df, slo_p99_ms, max_error_pct)
+    if sat.empty:
+        return None
+    return write_atomic(Path(run_dir) / "saturation.csv", lambda f: sat[SATURATION_COLUMNS].to_csv(f, index=False))
 
 
 def steadiness(df: pd.DataFrame) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from servers.launcher import REPO_ROOT, launch
 from servers.matrix import load_matrix
 from stackmark.calibrate import calibrate
 from stackmark.database import ensure_sqlite
-from stackmark.verify import verify_stack
+from stackmark.cli import check_stack
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 
@@ -47,7 +47,7 @@ def overhead(stack_ids: list[str], env: dict[str, str], tmp: Path) -> dict[str, 
         with launch(matrix.stacks[sid], tmp / f"{sid}.log", cpus=server_cpus, env=env) as server:
             ready = server.ready_s
             t1 = time.monotonic()
-            verdict = verify_stack(server.host, server.port)
+            verdict = check_stack(server, env["DATABASE_URL"])
             t2 = time.monotonic()
         t3 = time.monotonic()
         result[sid] = {"total_s": t3 - t0, "ready_s": ready, "verify_s": t2 - t1, "teardown_s": t3 - t2,

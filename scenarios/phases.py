@@ -16,7 +16,26 @@ request event fires synchronously in it, so gevent.getcurrent() *is* the user
 locustfile (closed.py stays a plain locustfile) and costs one dict increment
 per request. Users that complete nothing would never reach the listener, so the
 shape also enters every live user greenlet with a count of 0 on each tick of
-the measured window.
+the measured window. A locustfile whose user sends from other greenlets (the
+open model, scenarios/open.py) names its user greenlet in the request context
+as "stackmark_user".
+
+Multi-process Locust (`--processes N`: a master plus N forked workers). The
+shape runs in the master, request events fire only in the workers. So when the
+master enters the warm-up it fixes the measured window ahead of time
+([measure, end], unix times, at least the warm-up length away) and broadcasts it
+with a custom message; every worker then counts by its own clock against the
+same master timestamps, enters its live users on its own, and writes its own
+histogram to `latency-w<pid>.json` beside --latency-file. The master writes
+phases.json and a latency.json with no requests (`"processes": N`); analysis
+merges all of them. With one process nothing of this runs: the window opens and
+closes on the shape's ticks, as it always did.
+
+Other locustfiles reach the window through `environment.stackmark_window`
+(a Window: `contains(t)`, `start`, `end`, and `extras`, a dict of name ->
+callable whose result is written into latency.json under that name), so they
+need not import this file (Locust loads every -f file as its own module).
+
 Usable by hand:  locust -f scenarios/closed.py,scenarios/phases.py --headless \
     --host http://127.0.0.1:8000 --phase-users 32 --phase-measure 10
 """
@@ -28,13 +47,34 @@ import statistics
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
+import gevent
 from gevent import getcurrent
 from locust import LoadTestShape, events
+from locust.runners import MasterRunner, WorkerRunner
 
 BUCKETS_PER_MS = 100  # 10 microsecond buckets
+WINDOW_MESSAGE = "stackmark_window"  # master -> workers: {"measure": t, "end": t}
+MIN_LEAD_S = 0.5  # a broadcast window opens at least this far in the future, so every worker has it in time
+NOTE_EVERY_S = 0.5  # workers enter their live users this often inside the window
+INF = float("inf")
 
+
+class Window:
+    """The measured window [start, end) in unix seconds as this process knows it (inf while unknown)."""
+
+    def __init__(self) -> None:
+        self.start = INF
+        self.end = INF
+        self.extras: dict[str, Callable[[], Any]] = {}  # latency.json blocks contributed by other locustfiles
+
+    def contains(self, t: float) -> bool:
+        return self.start <= t < self.end
+
+
+_window = Window()
 _marks: dict[str, float] = {}
 _hist: defaultdict[str, Counter[int]] = defaultdict(Counter)
 _fail: Counter[str] = Counter()
@@ -53,13 +93,39 @@ def _add_arguments(parser) -> None:  # type: ignore[no-untyped-def]
     group.add_argument("--latency-file", default="", help="write the measured latency histogram here (JSON)")
 
 
+@events.init.add_listener
+def _on_init(environment, runner=None, **_: Any) -> None:  # type: ignore[no-untyped-def]
+    environment.stackmark_window = _window
+    if isinstance(runner, WorkerRunner):
+        runner.register_message(WINDOW_MESSAGE, _on_window_message)
+
+
+def _on_window_message(environment, msg, **_: Any) -> None:  # type: ignore[no-untyped-def]
+    """A worker learns the master's window; it counts against those timestamps and notes its own users."""
+    start, end = float(msg.data["measure"]), float(msg.data["end"])
+    _window.start, _window.end = start, end
+    _marks["measure"], _marks["end"] = start, end
+    gevent.spawn(_note_users_during, environment.runner, start, end)
+
+
+def _note_users_during(runner: Any, start: float, end: float) -> None:
+    """Worker side of _note_users: every live user entered with 0, through the window; ends at `end`."""
+    gevent.sleep(max(0.0, start - time.time()))
+    while time.time() < end - 0.05:
+        _note_users(runner)
+        gevent.sleep(min(NOTE_EVERY_S, max(0.0, end - 0.05 - time.time())))
+    _note_users(runner)  # just before the end: users spawned late in the window count too
+
+
 @events.request.add_listener
-def _on_request(name: str, response_time: float, response_length: int, exception: Any = None, **_: Any) -> None:
-    if "measure" not in _marks or "end" in _marks:
+def _on_request(name: str, response_time: float, response_length: int, exception: Any = None,
+                context: Any = None, **_: Any) -> None:
+    if not _window.start <= time.time() < _window.end:
         return  # outside the measured window: primer, warm-up, or ramp-down
     _hist[name][int(response_time * BUCKETS_PER_MS)] += 1
     _bytes[name] += response_length or 0
-    _per_user[getcurrent()] += 1  # the user's own greenlet: one per user
+    # the user's own greenlet (one per user), or the one a locustfile sending from a pool names
+    _per_user[(context and context.get("stackmark_user")) or getcurrent()] += 1
     if exception is not None:
         _fail[name] += 1
 
@@ -72,7 +138,10 @@ def _note_users(runner: Any) -> None:
 
 
 def user_summary(expected: int, counts: list[int]) -> dict[str, Any]:
-    """The latency.json "users" block from per-user completed-request counts in the window."""
+    """The latency.json "users" block from per-user completed-request counts in the window.
+
+    `counts` is kept (sorted) so the blocks of several Locust processes merge exactly.
+    """
     return {
         "expected": expected,
         "seen": len(counts),
@@ -80,6 +149,7 @@ def user_summary(expected: int, counts: list[int]) -> dict[str, Any]:
         "min": min(counts) if counts else None,
         "median": statistics.median(counts) if counts else None,
         "max": max(counts) if counts else None,
+        "counts": sorted(counts),
     }
 
 
@@ -91,34 +161,66 @@ def _write_json(path: str, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def worker_latency_file(latency_file: str, pid: int | None = None) -> str:
+    """latency.json -> latency-w<pid>.json in the same folder: one histogram per worker process."""
+    stem, ext = os.path.splitext(latency_file)
+    return f"{stem}-w{os.getpid() if pid is None else pid}{ext or '.json'}"
+
+
+def _latency_record(opts: Any) -> dict[str, Any]:
+    requests = {
+        name: {
+            "count": sum(h.values()),
+            "failures": _fail[name],
+            "bytes": _bytes[name],
+            "hist": {str(k): v for k, v in sorted(h.items())},
+        }
+        for name, h in _hist.items()
+    }
+    window = [_marks.get("measure"), _marks.get("end")]
+    record = {"bucket_ms": 1 / BUCKETS_PER_MS, "window": window, "requests": requests,
+              "users": user_summary(opts.phase_users, list(_per_user.values()))}
+    for name, block in _window.extras.items():
+        record[name] = block()
+    return record
+
+
 @events.test_stop.add_listener
 def _on_test_stop(environment, **_: Any) -> None:  # type: ignore[no-untyped-def]
-    _marks.setdefault("end", time.time())
+    now = time.time()
+    runner = environment.runner
     opts = environment.parsed_options
+    if isinstance(runner, WorkerRunner):
+        if _window.start < INF and now < _window.end:
+            _window.end = _marks["end"] = now  # stopped early: the window ends here
+        if opts is not None and getattr(opts, "latency_file", ""):
+            _write_json(worker_latency_file(opts.latency_file), _latency_record(opts))
+        return
+    if _window.start < INF and now < _window.end:
+        _window.end = _marks["end"] = now
+    _marks.setdefault("end", now)
+    _window.end = min(_window.end, _marks["end"])
     if opts is None:
         return
+    processes = int(getattr(opts, "expect_workers", 0) or 0) if isinstance(runner, MasterRunner) else 0
     if opts.phases_file:
-        _write_json(opts.phases_file, {**_marks, "users": opts.phase_users})
+        _write_json(opts.phases_file, {**_marks, "users": opts.phase_users,
+                                       **({"processes": processes} if processes else {})})
     if opts.latency_file:
-        requests = {
-            name: {
-                "count": sum(h.values()),
-                "failures": _fail[name],
-                "bytes": _bytes[name],
-                "hist": {str(k): v for k, v in sorted(h.items())},
-            }
-            for name, h in _hist.items()
-        }
-        window = [_marks.get("measure"), _marks.get("end")]
-        users = user_summary(opts.phase_users, list(_per_user.values()))
-        _write_json(opts.latency_file, {"bucket_ms": 1 / BUCKETS_PER_MS, "window": window, "requests": requests,
-                                        "users": users})
+        record = _latency_record(opts)
+        if processes:
+            record["processes"] = processes  # the requests are in the workers' latency-w<pid>.json files
+        _write_json(opts.latency_file, record)
 
 
 class PhasedShape(LoadTestShape):
     """primer -> warm-up -> measure -> stop; Locust calls tick() about once a second."""
 
+    _stats_reset = False
+
     def tick(self) -> tuple[int, float] | None:
+        if isinstance(self.runner, MasterRunner):
+            return self._tick_master()
         opts = self.runner.environment.parsed_options
         users = max(1, int(opts.phase_users))
         t = self.get_run_time()
@@ -131,10 +233,36 @@ class PhasedShape(LoadTestShape):
         if t < opts.phase_primer + opts.phase_warmup + opts.phase_measure:
             if "measure" not in _marks:
                 self.runner.stats.reset_all()  # Locust's own CSV then covers the window too
-                _marks["measure"] = time.time()
+                _marks["measure"] = _window.start = time.time()
             _note_users(self.runner)
             return users, users
         if "end" not in _marks:
             _note_users(self.runner)  # before the end mark: users spawned late in the window count too
-            _marks["end"] = time.time()
+            _marks["end"] = _window.end = time.time()
+        return None
+
+    def _tick_master(self) -> tuple[int, float] | None:
+        """Multi-process: the window is fixed when the warm-up starts and sent to every worker in advance."""
+        opts = self.runner.environment.parsed_options
+        users = max(1, int(opts.phase_users))
+        now = time.time()
+        if "warmup" not in _marks:
+            if self.get_run_time() < opts.phase_primer:
+                _marks.setdefault("primer", now)
+                return 1, 1
+            _marks.setdefault("primer", now)
+            _marks["warmup"] = now
+            start = now + max(float(opts.phase_warmup), MIN_LEAD_S)
+            end = start + float(opts.phase_measure)
+            _marks["measure"], _marks["end"] = start, end
+            _window.start, _window.end = start, end
+            self.runner.send_message(WINDOW_MESSAGE, {"measure": start, "end": end})
+            return users, users
+        if now < _window.start:
+            return users, users
+        if now < _window.end:
+            if not self._stats_reset:
+                self.runner.stats.reset_all()  # Locust's own CSV then covers (about) the window too
+                self._stats_reset = True
+            return users, users
         return None

@@ -33,6 +33,10 @@ class Stack:
     workers: int
     backlog: int
     options: dict[str, Any] = field(default_factory=dict)
+    endpoints: tuple[str, ...] | None = None  # contract endpoints the app serves; None: all of them
+
+    def serves(self, endpoint: str) -> bool:
+        return self.endpoints is None or endpoint in self.endpoints
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,5 +108,6 @@ def load_matrix(path: Path = MATRIX_FILE) -> Matrix:
                 workers=int(var.get("workers", app.get("workers", workers))),
                 backlog=int(var.get("backlog", backlog)),
                 options=dict(var.get("options", {})),
+                endpoints=tuple(app["endpoints"]) if "endpoints" in app else None,
             )
     return Matrix(stacks=stacks, excluded=excluded, profiles=data.get("profiles", {}))

@@ -43,6 +43,7 @@ class BenchPlan:
     database_url: str | None = None  # None: a fresh seeded SQLite file inside the run folder
     target: ExternalServer | None = None  # measure this running server instead of launching stacks
     seed_database: bool = False  # (re)create world/fortune in database_url before the run
+    loadgen_processes: int = 1  # Locust's --processes: a master plus N workers on the load-generator CPUs
 
     def settings(self) -> dict[str, Any]:
         from stackmark.database import redact
@@ -57,7 +58,8 @@ class BenchPlan:
             "server_cpus": list(self.server_cpus),
             "loadgen_cpus": list(self.loadgen_cpus),
             "workers": sorted({s.workers for s in self.stacks}),
-            "loadgen": "locust FastHttpUser, 1 process",
+            "loadgen": f"locust FastHttpUser, {self.loadgen_processes} process(es)",
+            "loadgen_processes": self.loadgen_processes,
             "database": redact(self.database_url) if self.database_url else "sqlite (per run)",
             "target": self.target.url if self.target else None,
         }
@@ -78,10 +80,17 @@ class ServerCrashed(Exception):
     """The stack died under load; its remaining cells are left for --resume."""
 
 
-def contract_endpoints(scenarios: Sequence[Scenario]) -> list[Any]:
-    """The contract endpoints the scenarios use (every one is verified before load)."""
+def contract_endpoints(scenarios: Sequence[Scenario], target: bool = False) -> list[Any]:
+    """What to verify before load: the whole contract for stacks we launch (stored with the run),
+    only the scenarios' endpoints for an external --target (it may implement nothing else)."""
     names = {s.endpoint for s in scenarios}
-    return [e for e in ENDPOINTS.values() if e.name in names]
+    return [e for e in ENDPOINTS.values() if not target or e.name in names]
+
+
+def served_endpoints(stack: Stack, endpoints: Sequence[Any]) -> list[Any]:
+    """The endpoints this stack's app serves on its interface (ws only on ASGI, a few for bare apps)."""
+    iface = stack.interface if stack.interface in ("wsgi", "asgi") else "wsgi"
+    return [e for e in endpoints if stack.serves(e.name) and iface in e.interfaces]
 
 
 def new_run(plan: BenchPlan, out: Path) -> RunDir:
@@ -101,12 +110,13 @@ def run_bench(plan: BenchPlan, run: RunDir, log: Log = print) -> BenchResult:
     result = BenchResult(run)
     log(f"run folder: {run.path}")
     env = _database_env(plan, run)
-    endpoints = contract_endpoints(plan.scenarios)
+    endpoints = contract_endpoints(plan.scenarios, target=plan.target is not None)
     for repeat in range(plan.repeat):
         for stack in plan.stacks:
-            todo = [(sc, c) for sc in plan.scenarios for c in plan.concurrency
+            served = [sc for sc in plan.scenarios if stack.serves(sc.endpoint)]  # bare apps serve a few
+            todo = [(sc, c) for sc in served for c in plan.concurrency
                     if not run.cell_done(stack.id, sc.name, c, repeat)]
-            result.cells_skipped += plan.cells_per_start() - len(todo)
+            result.cells_skipped += len(served) * len(plan.concurrency) - len(todo)
             if todo:
                 _bench_stack(plan, run, stack, repeat, todo, endpoints, env, result, log)
     run.finish()
@@ -149,7 +159,9 @@ def _bench_stack(plan: BenchPlan, run: RunDir, stack: Stack, repeat: int, todo: 
         with _server(plan, stack, stack_dir / "server.log", env) as server:
             record.update(command=server.command, port=server.port,
                           start={"status": "ok", "ready_s": round(server.ready_s, 3), "reason": None})
-            verdict = verify_stack(server.host, server.port, endpoints)
+            verdict = verify_stack(server.host, server.port, served_endpoints(stack, endpoints),
+                                   database_url=env.get("DATABASE_URL"), interface=stack.interface,
+                                   allow_remote=plan.target is not None)
             record["verify"] = verdict.to_dict()
             _guard_write(lambda: run.write_stack(stack.id, record), run)
             bad = {f.endpoint for f in verdict.findings if f.level == "fail"}
@@ -176,13 +188,13 @@ def _one_cell(plan: BenchPlan, run: RunDir, server: Any, stack: Stack, scenario:
               result: BenchResult, log: Log) -> None:
     cell_dir = run.fresh_cell_dir(stack.id, scenario.name, conc, repeat)
     load = LoadSettings(concurrency=conc, duration_s=plan.duration_s, warmup_s=plan.warmup_s,
-                        primer_s=plan.primer_s, cpus=list(plan.loadgen_cpus))
+                        primer_s=plan.primer_s, cpus=list(plan.loadgen_cpus), processes=plan.loadgen_processes)
     outcome = _guard_write(lambda: run_cell(server, scenario, load, cell_dir), run)
     record = {
         "stack": stack.id, "scenario": scenario.name, "endpoint": scenario.path,
         "concurrency": conc, "repeat": repeat,
         "status": "ok" if outcome.ok else "failed", "reason": outcome.reason,
-        "loadgen_cpus": list(load.cpus), "loadgen_processes": 1,
+        "loadgen_cpus": list(load.cpus), "loadgen_processes": load.processes,
         "server_log_tail": None if outcome.ok else server.log_tail(),
     }
     _guard_write(lambda: run.write_cell(cell_dir, record), run)

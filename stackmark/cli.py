@@ -119,8 +119,27 @@ def default_cpus(no_pin: bool) -> tuple[list[int], list[int]]:
 
 # ---- commands -----------------------------------------------------------------
 
+def adhoc_database() -> str:
+    """DATABASE_URL for serve/verify: the user's, or a seeded SQLite file that is reused between calls."""
+    import tempfile
+
+    from stackmark.database import ensure_sqlite
+
+    return os.environ.get("DATABASE_URL") or ensure_sqlite(Path(tempfile.gettempdir()) / "stackmark-adhoc.sqlite3")
+
+
+def check_stack(server: Any, database_url: str) -> Any:
+    """The contract check of one running stack, on the endpoints its app serves."""
+    from apps.contract import ENDPOINTS
+    from stackmark.bench import served_endpoints
+    from stackmark.verify import verify_stack
+
+    return verify_stack(server.host, server.port, served_endpoints(server.stack, list(ENDPOINTS.values())),
+                        database_url=database_url, interface=server.stack.interface)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    matrix = load_matrix()
+    matrix = load_matrix(Path(args.matrix)) if args.matrix else load_matrix()
     stacks = select_stacks(matrix, args.stacks)
     if args.json:
         rows = [{"id": s.id, "framework": s.framework, "server": s.server, "interface": s.interface,
@@ -139,7 +158,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from stackmark.verify import format_findings, verify_stack
+    from stackmark.verify import format_findings
 
     matrix = load_matrix()
     stacks = select_stacks(matrix, [args.stack])
@@ -150,8 +169,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UserError(f"port {args.port} is out of range; use 1 to 65535")
     cpus = parse_cpus(args.cpus) or []
     log_path = Path(args.log or f"/tmp/stackmark-serve-{stack.id}.log")
-    with launch(stack, log_path, cpus=cpus, port=args.port) as server:
-        verdict = verify_stack(server.host, server.port)
+    db = adhoc_database()
+    with launch(stack, log_path, cpus=cpus, port=args.port, host=args.host, env={"DATABASE_URL": db}) as server:
+        verdict = check_stack(server, db)
         out.print(f"[bold]{stack.id}[/] serving on {server.url} (pid {server.pid}, cpus {cpus or 'any'}), "
                   f"verify: {verdict.status}; log: {log_path}")
         if verdict.findings:
@@ -165,11 +185,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from stackmark.verify import format_findings, verify_stack
+    from stackmark.verify import format_findings
 
-    matrix = load_matrix()
+    matrix = load_matrix(Path(args.matrix)) if args.matrix else load_matrix()
     stacks = select_stacks(matrix, args.stacks)
     cpus = parse_cpus(args.cpus) or []
+    db = adhoc_database()
     table = Table(title="contract verification")
     for col in ("stack", "result", "ready s", "findings"):
         table.add_column(col)
@@ -177,8 +198,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     log_dir = Path(args.log_dir)
     for stack in stacks:
         try:
-            with launch(stack, log_dir / f"{stack.id}.log", cpus=cpus) as server:
-                verdict = verify_stack(server.host, server.port)
+            with launch(stack, log_dir / f"{stack.id}.log", cpus=cpus, env={"DATABASE_URL": db}) as server:
+                verdict = check_stack(server, db)
                 ready = f"{server.ready_s:.2f}"
         except LaunchError as exc:
             failed += 1
@@ -222,7 +243,8 @@ def _plan_from_args(args: argparse.Namespace, matrix: Matrix) -> Any:
         err.print("warning: server and load generator share CPUs; their numbers will disturb each other")
     return BenchPlan(stacks, scenarios, concurrency, duration, warmup, primer, repeat, server_cpus, loadgen_cpus,
                      database_url=os.environ.get("DATABASE_URL") or None, target=target,
-                     seed_database=args.seed_db)
+                     seed_database=args.seed_db,
+                     loadgen_processes=positive_ints([str(args.locust_processes)], [1], "--locust-processes", 64)[0])
 
 
 def _plan_from_run(run_dir: Path, matrix: Matrix) -> Any:
@@ -239,7 +261,8 @@ def _plan_from_run(run_dir: Path, matrix: Matrix) -> Any:
     scenarios = select_scenarios(s.get("scenarios"), ["json"])
     plan = BenchPlan(stacks, scenarios, s["concurrency"], s["duration_s"], s["warmup_s"], s["primer_s"],
                      s["repeat"], s["server_cpus"], s["loadgen_cpus"],
-                     database_url=os.environ.get("DATABASE_URL") or None)
+                     database_url=os.environ.get("DATABASE_URL") or None,
+                     loadgen_processes=int(s.get("loadgen_processes", 1)))
     return plan, run
 
 
@@ -256,7 +279,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         plan = _plan_from_args(args, matrix)
         run = None
-    cells = len(plan.stacks) * plan.cells_per_start() * plan.repeat
+    cells = sum(stack.serves(sc.endpoint) for stack in plan.stacks for sc in plan.scenarios) \
+        * len(plan.concurrency) * plan.repeat
     est = cells * (plan.primer_s + plan.warmup_s + plan.duration_s + 3) + len(plan.stacks) * plan.repeat * 2
     out.print(f"[bold]stackmark bench[/]: {len(plan.stacks)} stacks x {len(plan.scenarios)} scenarios x "
               f"{len(plan.concurrency)} concurrency x {plan.repeat} repeat = {cells} cells, about {est / 60:.1f} min; "
@@ -375,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("list", help="list the stacks of the matrix")
     s.add_argument("stacks", nargs="*", help="stack ids, frameworks or servers (default: all)")
     s.add_argument("--json", action="store_true", help="print a JSON array")
+    s.add_argument("--matrix", help="a matrix file instead of servers/matrix.toml")
     s.set_defaults(func=cmd_list)
 
     s = sub.add_parser("serve", help="run one stack in the foreground on 127.0.0.1")
@@ -382,12 +407,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, help="port (default: a free one)")
     s.add_argument("--cpus", help="pin the server to these CPUs, e.g. 1")
     s.add_argument("--log", help="server log file")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1; anything else exposes the server beyond this machine)")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("verify", help="start stacks and check them against the endpoint contract")
     s.add_argument("stacks", nargs="*", help="stack ids, frameworks or servers (default: all)")
     s.add_argument("--cpus", help="pin servers to these CPUs")
     s.add_argument("--log-dir", default="/tmp/stackmark-verify", help="server logs")
+    s.add_argument("--matrix", help="a matrix file instead of servers/matrix.toml")
     s.set_defaults(func=cmd_verify)
 
     s = sub.add_parser("bench", help="run the matrix under Locust load and write results + report")
@@ -402,6 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--server-cpus", help="CPUs for the server (default: all but CPU 0)")
     s.add_argument("--loadgen-cpus", help="CPUs for Locust (default: CPU 0)")
     s.add_argument("--no-pin", action="store_true", help="do not pin CPUs")
+    s.add_argument("--locust-processes", type=int, default=1,
+                   help="Locust processes (master + N workers) on the load-generator CPUs (default 1)")
     s.add_argument("--out", default=str(DEFAULT_OUT), help="parent folder of run folders (default results/)")
     s.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run: only missing or failed cells run")
     s.add_argument("--target", metavar="URL", help="measure a server that is already running (no launch)")

@@ -17,9 +17,10 @@ import pytest
 
 from analysis.errors import RunDirError
 from analysis.report import write_report
-from analysis.tidy import (AGG_COLUMNS, COLUMNS, FLAG_RULES, NOISY_INTERVAL_FRACTION, RANK_COLUMNS, aggregate,
-                           bootstrap_median_interval, coefficient_of_variation, mean_from_hist, merge_hists,
-                           percentile_from_hist, ranking, steadiness, tidy_frame, write_summary)
+from analysis.tidy import (AGG_COLUMNS, COLUMNS, FLAG_RULES, NOISY_INTERVAL_FRACTION, NOTE_NO_LEVEL, NOTE_NOT_REACHED,
+                           RANK_COLUMNS, SATURATION_COLUMNS, aggregate, bootstrap_median_interval,
+                           coefficient_of_variation, mean_from_hist, merge_hists, percentile_from_hist, ranking,
+                           saturation, steadiness, tidy_frame, write_summary)
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "run-golden"
 ANALYSIS = Path(__file__).resolve().parents[1] / "analysis"
@@ -225,7 +226,8 @@ def test_new_columns_are_appended_after_the_old_ones():
            "steal_pct"]
     assert COLUMNS[: len(old)] == old
     assert COLUMNS[len(old):] == ["generator_bound", "starved", "starved_users", "littles_ratio", "littles_off",
-                                  "bytes_per_req", "noisy"]
+                                  "bytes_per_req", "noisy",
+                                  "offered_rps", "missed", "late"]  # open model, appended after the flags
 
 
 def test_ranking_order_rel_rps_and_flags(df):
@@ -496,3 +498,146 @@ def test_analysis_does_not_import_the_harness(path):
         elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "__import__":
             imported.add("__import__")
     assert not imported & (FORBIDDEN | {"__import__", "importlib"}), f"{path.name} imports {imported & FORBIDDEN}"
+
+
+# -- run-sweep: multi-process cells, the open model, saturation -------------------------
+
+SWEEP = Path(__file__).resolve().parent / "data" / "run-sweep"
+
+
+@pytest.fixture(scope="module")
+def sweep_df() -> pd.DataFrame:
+    return tidy_frame(SWEEP)
+
+
+def cell_row(df: pd.DataFrame, stack: str, scenario: str, concurrency: int) -> pd.Series:
+    match = df[(df["stack"] == stack) & (df["scenario"] == scenario) & (df["concurrency"] == concurrency)]
+    assert len(match) == 1
+    return match.iloc[0]
+
+
+def test_multi_process_cell_merges_every_latency_file(sweep_df):
+    from analysis.load import load_cell
+
+    cell = load_cell(SWEEP / "stacks" / "fastapi-uvicorn" / "json-c32-r0")
+    assert cell.latency_files == 3  # the master's latency.json (no requests) + 2 workers
+    assert cell.latency["processes"] == 2
+    assert cell.latency["requests"]["/json"]["count"] == 14400  # 7000 + 7400
+    assert cell.latency["requests"]["/json"]["bytes"] == 14400 * 27
+    users = cell.latency["users"]
+    # 8 x 430, 8 x 445 (worker 101) and 8 x 460, 8 x 465 (worker 102): median of 32 = (445 + 460) / 2
+    assert (users["expected"], users["seen"], users["starved"]) == (32, 32, 0)
+    assert (users["min"], users["median"], users["max"]) == (430, 452.5, 465)
+    r = cell_row(sweep_df, "fastapi-uvicorn", "json", 32)
+    assert r.requests == 14400 and r.rps == 4800.0
+    assert r.p99_ms == 150.0  # merged {300: 14000, 15000: 400}: rank 14256 lies in the 150 ms bucket
+    assert r.p50_ms == 3.0
+    assert r.mean_ms == pytest.approx(10_200_000 / 14400 / 100)
+    assert r.starved == False and r.starved_users == 0  # noqa: E712
+    assert r.littles_ratio == pytest.approx(32 / (4800 * 10_200_000 / 14400 / 100 / 1000))
+
+
+def test_single_latency_file_is_read_as_it_is():
+    from analysis.load import load_cell, merge_latency
+
+    cell = load_cell(GOLDEN / "stacks" / "flask-gunicorn-sync" / "json-c8-r0")
+    assert cell.latency_files == 1
+    raw = json.loads((GOLDEN / "stacks" / "flask-gunicorn-sync" / "json-c8-r0" / "latency.json").read_text())
+    assert cell.latency == raw
+    assert merge_latency([raw]) is not None and merge_latency([]) is None
+
+
+def test_merge_latency_without_counts_keeps_exact_sums_only():
+    from analysis.load import merge_latency
+
+    a = {"requests": {"/json": {"count": 10, "failures": 1, "hist": {"100": 10}}},
+         "users": {"expected": 4, "seen": 2, "starved": 1, "min": 0, "median": 5, "max": 10}}
+    b = {"requests": {"/json": {"count": 6, "failures": 0, "hist": {"100": 2, "200": 4}}},
+         "users": {"expected": 4, "seen": 2, "starved": 0, "min": 3, "median": 3, "max": 3}}
+    m = merge_latency([a, b])
+    assert m["requests"]["/json"] == {"count": 16, "failures": 1, "hist": {"100": 12, "200": 4}}
+    assert "bytes" not in m["requests"]["/json"]  # neither part had bytes: still unknown
+    assert m["users"] == {"expected": 4, "seen": 4, "starved": 1, "min": 0, "median": None, "max": 10}
+
+
+def test_open_model_columns(sweep_df):
+    r = cell_row(sweep_df, "fastapi-uvicorn", "open-json", 64)
+    assert (r.offered_rps, r.missed, r.late) == (500.0, 10, 4)
+    assert r.requests == 1488 and r.rps == 496.0
+    # concurrency is a cap on requests in flight, not users: Little's law has nothing to check
+    assert math.isnan(r.littles_ratio) and r.littles_off is pd.NA
+    assert r.starved == False  # noqa: E712  the one sending user completed requests
+    closed = cell_row(sweep_df, "fastapi-uvicorn", "json", 8)
+    assert math.isnan(closed.offered_rps) and closed.missed is pd.NA and closed.late is pd.NA
+    agg = aggregate(sweep_df)
+    assert list(agg.columns[-3:]) == ["offered_rps", "missed", "late"]
+    open_agg = agg[(agg["scenario"] == "open-json") & (agg["concurrency"] == 128)].iloc[0]
+    assert (open_agg["offered_rps"], open_agg["missed"], open_agg["late"]) == (500.0, 0.0, 0.0)
+
+
+def test_old_golden_has_no_open_numbers(df):
+    assert df["offered_rps"].isna().all() and df["missed"].isna().all() and df["late"].isna().all()
+
+
+def test_saturation_on_the_sweep(sweep_df):
+    sat = saturation(sweep_df).set_index("stack")
+    assert list(saturation(sweep_df).columns) == SATURATION_COLUMNS
+    assert list(sat.index) == ["django-asgi-uvicorn", "fastapi-uvicorn", "flask-gunicorn-gthread",
+                               "flask-gunicorn-sync"]  # open-json (a cap on in-flight, not users) left out
+    assert set(sat["scenario"]) == {"json"} and (sat["levels"] == 3).all() and (sat["max_tested"] == 32).all()
+    # p99 2.5 / 5 / 150 ms: c32 breaks the 100 ms SLO, c16 (4500) beats c8 (3000); Locust was the limit there
+    fast = sat.loc["fastapi-uvicorn"]
+    assert (fast["concurrency"], fast["rps"], fast["p99_ms"]) == (16, 4500.0, 5.0)
+    assert fast["flags"] == "generator-bound" and fast["note"] == ""
+    # c32 has the most req/s within the SLO but 2 % errors
+    gthread = sat.loc["flask-gunicorn-gthread"]
+    assert (gthread["concurrency"], gthread["rps"], gthread["p99_ms"]) == (16, 1600.0, 60.0)
+    assert gthread["note"] == ""
+    # still climbing at the highest level tested
+    sync = sat.loc["flask-gunicorn-sync"]
+    assert (sync["concurrency"], sync["rps"], sync["p99_ms"], sync["error_pct"]) == (32, 1800.0, 80.0, 0.5)
+    assert sync["note"] == NOTE_NOT_REACHED
+    # p99 120 / 250 / 400 ms: nothing within 100 ms
+    django = sat.loc["django-asgi-uvicorn"]
+    assert django["concurrency"] is pd.NA and math.isnan(django["rps"]) and django["note"] == NOTE_NO_LEVEL
+
+
+def test_saturation_thresholds_are_parameters(sweep_df):
+    sat = saturation(sweep_df, slo_p99_ms=200.0, max_error_pct=5.0).set_index("stack")
+    assert (sat.loc["fastapi-uvicorn", "concurrency"], sat.loc["fastapi-uvicorn", "rps"]) == (32, 4800.0)
+    assert sat.loc["fastapi-uvicorn", "note"] == NOTE_NOT_REACHED
+    assert (sat.loc["flask-gunicorn-gthread", "concurrency"], sat.loc["flask-gunicorn-gthread", "rps"]) == (32, 1700.0)
+    assert sat.loc["django-asgi-uvicorn", "concurrency"] == 8  # 120 ms <= 200 ms; 250 and 400 are not
+    assert (sat["slo_p99_ms"] == 200.0).all() and (sat["max_error_pct"] == 5.0).all()
+
+
+def test_saturation_uses_medians_over_repeats(sweep_df):
+    extra = cell_row(sweep_df, "fastapi-uvicorn", "json", 8).copy()
+    extra["repeat"], extra["rps"] = 1, 6000.0
+    third = extra.copy()
+    third["repeat"], third["rps"] = 2, 6200.0
+    sat = saturation(pd.concat([sweep_df, extra.to_frame().T, third.to_frame().T], ignore_index=True))
+    fast = sat.set_index("stack").loc["fastapi-uvicorn"]
+    assert (fast["concurrency"], fast["rps"]) == (8, 6000.0)  # median of 3000, 6000, 6200 beats c16's 4500
+
+
+def test_no_sweep_no_saturation(df, run_copy):
+    assert saturation(df).empty  # the golden run has one concurrency level
+    write_summary(run_copy)
+    assert not (run_copy / "saturation.csv").exists()
+
+
+def test_sweep_report_has_saturation_table_and_chart(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(SWEEP, run)
+    html = write_report(run).read_text(encoding="utf-8")
+    back = pd.read_csv(run / "saturation.csv")
+    assert list(back.columns) == SATURATION_COLUMNS and len(back) == 4
+    assert (run / "report" / "sweep.png").read_bytes().startswith(PNG_MAGIC)
+    assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 5
+    assert "Saturation (concurrency sweep)" in html and NOTE_NOT_REACHED in html and NOTE_NO_LEVEL in html
+    assert "Open model (fixed arrival rate)" in html and "≤64 in flight" in html
+    summary = pd.read_csv(run / "summary.csv")
+    assert list(summary.columns) == COLUMNS
+    open_rows = summary[summary["scenario"] == "open-json"]
+    assert list(open_rows["missed"]) == [10, 0] and list(open_rows["offered_rps"]) == [500.0, 500.0]

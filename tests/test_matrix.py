@@ -14,8 +14,11 @@ from servers.registry import SERVERS
 def test_default_matrix_covers_all_frameworks_and_servers() -> None:
     m = load_matrix()
     assert len(m.stacks) >= 12
-    assert {s.framework for s in m.stacks.values()} == {"flask", "django", "fastapi"}
-    assert {s.server for s in m.stacks.values()} >= {"gunicorn", "uwsgi", "uvicorn", "hypercorn"}
+    assert {s.framework for s in m.stacks.values()} == {"flask", "django", "fastapi", "none"}
+    assert {s.server for s in m.stacks.values()} == {"gunicorn", "uwsgi", "uvicorn", "hypercorn", "granian"}
+    # the bare apps give every server column its floor
+    for server in ("gunicorn", "uwsgi", "uvicorn", "hypercorn", "granian"):
+        assert any(s.framework == "none" and s.server == server for s in m.stacks.values()), server
     for sid, s in m.stacks.items():
         assert sid == s.id and re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", sid)
 
@@ -28,6 +31,13 @@ def test_wsgi_apps_never_land_on_pure_asgi_servers_and_vice_versa() -> None:
     assert "fastapi-uwsgi" not in m.stacks
     assert "fastapi-gunicorn-sync" not in m.stacks
     assert {"fastapi-uvicorn", "flask-gunicorn-gthread", "django-wsgi-uwsgi", "django-asgi-hypercorn"} <= set(m.stacks)
+
+
+def test_bare_apps_serve_only_what_they_declare() -> None:
+    m = load_matrix()
+    bare = m.stacks["bare-asgi-uvicorn"]
+    assert bare.serves("json") and not bare.serves("db")
+    assert m.stacks["fastapi-uvicorn"].serves("db")
 
 
 def test_fair_defaults_one_worker_everywhere() -> None:

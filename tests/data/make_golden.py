@@ -1,6 +1,7 @@
-"""Regenerate tests/data/run-golden/, a small hand-checkable run folder (results/README.md, schema 1).
+"""Regenerate tests/data/run-golden/ and tests/data/run-sweep/, small hand-checkable run folders
+(results/README.md, schema 1).
 
-    .venv/bin/python tests/data/make_golden.py [OUT_DIR]
+    .venv/bin/python tests/data/make_golden.py [OUT_DIR [SWEEP_OUT_DIR]]
 
 Deterministic: no randomness, no clock. All times and counters are multiples
 of 1/64 so interpolation and sums are exact in binary floating point and the
@@ -23,6 +24,22 @@ apart. Not every stack has every repeat: it is a fixture, not a replay.
     7 completed nothing; 800 req/s x 1.25 ms = 1 in flight, so Little's ratio is 8 (littles-off too).
   - django-asgi-uvicorn r0: Little's law mismatch only: 700 req/s x 8 ms = 5.6 in flight for
     8 users (ratio 1.43), every user served, Locust at 50 %.
+
+run-sweep, a second finished run: scenario json swept over concurrency 8, 16, 32 (one repeat),
+plus the open-model scenario open-json at max-in-flight 64 and 128. Every Little's ratio is
+inside [0.8, 1.25]; Locust at 50 % except where said.
+  - fastapi-uvicorn: 3000 / 4500 / 4800 req/s, p99 2.5 / 5 / 150 ms. c16 has Locust at 93.75 %
+    (generator-bound). c32 ran with 2 Locust processes: the master's latency.json holds no
+    requests, the two workers' latency-w101.json / latency-w102.json hold 7000 + 7400 requests and
+    16 users each (per-user counts 8 x 430, 8 x 445 | 8 x 460, 8 x 465: merged median 452.5).
+    Saturation within p99 <= 100 ms: c16.
+  - flask-gunicorn-sync: 1000 / 1500 / 1800 req/s, p99 20 / 40 / 80 ms, c32 0.5 % errors: the
+    best level is the highest tested (saturation not reached).
+  - flask-gunicorn-gthread: 1200 / 1600 / 1700 req/s, p99 30 / 60 / 90 ms, but c32 has 2 % errors:
+    saturation c16.
+  - django-asgi-uvicorn: 500 / 520 / 510 req/s, p99 120 / 250 / 400 ms: no level meets the SLO.
+  - fastapi-uvicorn open-json: 500 req/s offered; c64: 1488 completed, 1490 sent, 10 missed,
+    4 late; c128: 1500 completed and sent, none missed or late. Not part of the saturation table.
 """
 
 from __future__ import annotations
@@ -307,17 +324,137 @@ def write(path: Path, content) -> None:
         path.write_text(content, encoding="utf-8")
 
 
-def main(out: Path) -> None:
+# -- run-sweep ---------------------------------------------------------------------
+
+SWEEP_T0 = T0 + 3600
+SWEEP_RUN_ID = "20261122-204000"
+SWEEP_SETTINGS = {
+    "scenarios": ["json", "open-json"], "concurrency": [8, 16, 32], "duration_s": 3.0, "warmup_s": 1.0,
+    "primer_s": 0.5, "repeat": 1, "server_cpus": [1], "loadgen_cpus": [0], "workers": 1,
+}
+SWEEP_STACKS = ["fastapi-uvicorn", "flask-gunicorn-sync", "flask-gunicorn-gthread", "django-asgi-uvicorn"]
+
+
+def sweep_phases(base: float, users: int, processes: int = 1) -> dict:
+    out = {**phases(base), "users": users}
+    if processes > 1:
+        out["processes"] = processes
+    return out
+
+
+def even_counts(count: int, users: int) -> list[int]:
+    """Per-user completed requests: as even as whole numbers allow, sorted."""
+    low = count // users
+    return sorted([low] * (users - count % users) + [low + 1] * (count % users))
+
+
+def user_block(expected: int, counts: list[int]) -> dict:
+    """The "users" block as scenarios/phases.py writes it now, with the per-user counts."""
+    counts = sorted(counts)
+    n = len(counts)
+    median = None if not n else (counts[n // 2] if n % 2 else (counts[n // 2 - 1] + counts[n // 2]) / 2)
+    return {"expected": expected, "seen": n, "starved": sum(1 for c in counts if c == 0),
+            "min": counts[0] if counts else None, "median": median, "max": counts[-1] if counts else None,
+            "counts": counts}
+
+
+def sweep_latency(base: float, hist: dict[int, int], failures: int, users: dict, path: str = "/json",
+                  extra: dict | None = None) -> dict:
+    w = phases(base)
+    count = sum(hist.values())
+    requests = {path: {"count": count, "failures": failures, "bytes": count * 27,
+                       "hist": {str(k): v for k, v in sorted(hist.items())}}} if count else {}
+    return {"bucket_ms": 0.01, "window": [w["measure"], w["end"]], "requests": requests, "users": users,
+            **(extra or {})}
+
+
+def sweep_cell_meta(stack: str, scenario: str, endpoint: str, concurrency: int, processes: int = 1) -> dict:
+    return {"stack": stack, "scenario": scenario, "endpoint": endpoint, "concurrency": concurrency, "repeat": 0,
+            "status": "ok", "reason": None, "loadgen_cpus": [0], "loadgen_processes": processes}
+
+
+def sweep_cells() -> dict[tuple[str, str], dict]:
+    out: dict[tuple[str, str], dict] = {}
+    slot = iter(range(100))
+
+    def closed(stack: str, conc: int, hist: dict[int, int], failures: int = 0, gen_rate: float = 1 / 2) -> None:
+        base = SWEEP_T0 + 10 * next(slot)
+        count = sum(hist.values())
+        out[(stack, f"json-c{conc}-r0")] = {
+            "phases.json": sweep_phases(base, conc),
+            "latency.json": sweep_latency(base, hist, failures, user_block(conc, even_counts(count, conc))),
+            "samples.csv": linear_samples(base, 10 / 16, gen_rate, 1 / 16, 50),
+            **locust_files(count, failures, count / 3),
+            "cell.json": sweep_cell_meta(stack, "json", "/json", conc),
+        }
+
+    closed("fastapi-uvicorn", 8, {250: 8910, 500: 90})  # 3000 req/s, p99 2.50, mean 2.525 ms
+    closed("fastapi-uvicorn", 16, {300: 12000, 500: 1365, 1000: 135}, gen_rate=15 / 16)  # 4500, p99 5.00
+    # c32 with 2 Locust processes: master file without requests, one file per worker
+    base = SWEEP_T0 + 10 * next(slot)
+    w101, w102 = {300: 6800, 15000: 200}, {300: 7200, 15000: 200}  # 4800 req/s together, p99 150.00
+    out[("fastapi-uvicorn", "json-c32-r0")] = {
+        "phases.json": sweep_phases(base, 32, processes=2),
+        "latency.json": sweep_latency(base, {}, 0, user_block(32, []), extra={"processes": 2}),
+        "latency-w101.json": sweep_latency(base, w101, 0, user_block(32, [430] * 8 + [445] * 8)),
+        "latency-w102.json": sweep_latency(base, w102, 0, user_block(32, [460] * 8 + [465] * 8)),
+        "samples.csv": linear_samples(base, 12 / 16, 1 / 2, 1 / 16, 50, procs=1),
+        **locust_files(14400, 0, 4800.0),
+        "cell.json": sweep_cell_meta("fastapi-uvicorn", "json", "/json", 32, processes=2),
+    }
+    closed("flask-gunicorn-sync", 8, {700: 2900, 2000: 100})  # 1000 req/s, p99 20
+    closed("flask-gunicorn-sync", 16, {1000: 4400, 4000: 100})  # 1500, p99 40
+    closed("flask-gunicorn-sync", 32, {1700: 5300, 8000: 100}, failures=27)  # 1800, p99 80, 0.5 % errors
+    closed("flask-gunicorn-gthread", 8, {600: 3500, 3000: 100})  # 1200, p99 30
+    closed("flask-gunicorn-gthread", 16, {900: 4700, 6000: 100})  # 1600, p99 60
+    closed("flask-gunicorn-gthread", 32, {1800: 5000, 9000: 100}, failures=102)  # 1700, p99 90, 2 % errors
+    closed("django-asgi-uvicorn", 8, {1000: 1400, 12000: 100})  # 500, p99 120
+    closed("django-asgi-uvicorn", 16, {1000: 1400, 25000: 160})  # 520, p99 250
+    closed("django-asgi-uvicorn", 32, {3000: 1400, 40000: 130})  # 510, p99 400
+
+    def open_cell(conc: int, hist: dict[int, int], sent: int, missed: int, late: int) -> None:
+        base = SWEEP_T0 + 10 * next(slot)
+        count = sum(hist.values())
+        out[("fastapi-uvicorn", f"open-json-c{conc}-r0")] = {
+            "phases.json": sweep_phases(base, 1),
+            "latency.json": sweep_latency(base, hist, 0, user_block(1, [count]),
+                                          extra={"open": {"offered_rate": 500.0, "sent": sent, "missed": missed,
+                                                          "late": late}}),
+            "samples.csv": linear_samples(base, 4 / 16, 1 / 4, 1 / 16, 50),
+            **locust_files(count, 0, count / 3),
+            "cell.json": sweep_cell_meta("fastapi-uvicorn", "open-json", "/json", conc),
+        }
+
+    open_cell(64, {150: 1400, 300: 88}, sent=1490, missed=10, late=4)
+    open_cell(128, {150: 1500}, sent=1500, missed=0, late=0)
+    return out
+
+
+def sweep_run_meta() -> dict:
+    meta = run_meta()
+    return {**meta, "run_id": SWEEP_RUN_ID, "started_at": SWEEP_T0, "finished_at": SWEEP_T0 + 600,
+            "settings": SWEEP_SETTINGS, "stacks": SWEEP_STACKS}
+
+
+def write_run(out: Path, meta: dict, stacks: list[str], files_by_cell: dict[tuple[str, str], dict]) -> None:
     if out.exists():
         shutil.rmtree(out)
-    write(out / "run.json", run_meta())
-    for stack, spec in STACKS.items():
-        write(out / "stacks" / stack / "stack.json", spec)
+    write(out / "run.json", meta)
+    for stack in stacks:
+        write(out / "stacks" / stack / "stack.json", STACKS[stack])
         write(out / "stacks" / stack / "server.log", SERVER_LOGS[stack])
-    for (stack, cell_id), files in cells().items():
+    for (stack, cell_id), files in files_by_cell.items():
         for name, content in files.items():  # dict order: cell.json last, as the harness does
             write(out / "stacks" / stack / cell_id / name, content)
 
 
+def main(out: Path, sweep_out: Path | None = None) -> None:
+    write_run(out, run_meta(), list(STACKS), cells())
+    if sweep_out is not None:
+        write_run(sweep_out, sweep_run_meta(), SWEEP_STACKS, sweep_cells())
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "run-golden")
+    here = Path(__file__).resolve().parent
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else here / "run-golden",
+         Path(sys.argv[2]) if len(sys.argv) > 2 else (None if len(sys.argv) > 1 else here / "run-sweep"))
