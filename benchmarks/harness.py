@@ -82,7 +82,7 @@ def spread(stack_ids: list[str], repeats: int, duration: float, out: Path) -> di
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--calibrate-stack", default="fastapi-uvicorn")
+    p.add_argument("--calibrate-stack", default="bare-asgi-uvicorn")
     p.add_argument("--cv-stacks", nargs="+", default=["fastapi-uvicorn", "flask-gunicorn-gthread", "django-wsgi-uwsgi"])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--duration", type=float, default=5.0)
