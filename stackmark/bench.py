@@ -213,7 +213,7 @@ def _guard_write(action: Callable[[], Any], run: RunDir) -> Any:
     try:
         return action()
     except OSError as exc:
-        if exc.errno is None or exc.filename is None and exc.strerror is None:
+        if exc.strerror is None:  # not an operating-system error report: let it show
             raise
         where = exc.filename or run.path
         raise UserError(f"cannot write results to {where}: {exc.strerror}; free space or pass another --out "
