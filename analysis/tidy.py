@@ -32,8 +32,14 @@ COLUMNS = [
     "generator_bound", "starved", "starved_users", "littles_ratio", "littles_off", "bytes_per_req", "noisy",
     # open model (latency.json "open"; NaN for closed-model cells):
     "offered_rps", "missed", "late",
+    # CPU used by everything else on the machine (not the server, not Locust), share of all its CPU time:
+    "other_load_pct",
 ]
-OPEN_COLUMNS = ["offered_rps", "missed", "late"]
+# summary.csv = COLUMNS + the 95% interval of each cell's group over its repeats (the same on every repeat row;
+# NaN with one repeat), so the per-cell table carries the uncertainty too.
+INTERVAL_COLUMNS = ["rps_lo", "rps_hi", "cpu_us_per_req_lo", "cpu_us_per_req_hi"]
+SUMMARY_COLUMNS = COLUMNS + INTERVAL_COLUMNS
+OPEN_COLUMNS = ["offered_rps", "missed", "late", "other_load_pct"]
 METRICS = COLUMNS[COLUMNS.index("requests"):]
 INT_COLUMNS = ["concurrency", "repeat", "requests", "errors", "starved_users", "missed", "late"]
 TEXT_COLUMNS = ["stack", "framework", "server", "worker", "interface", "scenario", "endpoint", "status", "reason"]
@@ -60,6 +66,7 @@ RANK_COLUMNS = ["scenario", "concurrency", "rank", "stack", "rps", "rel_rps", "p
 GENERATOR_BOUND_PCT = 90.0  # Locust's CPU share at which its own limit, not the server's, sets the rate
 ERRORS_PCT = 1.0
 STEAL_PCT = 10.0  # hypervisor steal, share of all the machine's CPU time
+OTHER_LOAD_PCT = 25.0  # CPU of other processes on the machine, share of all its CPU time
 LITTLES_LOW, LITTLES_HIGH = 0.8, 1.25  # concurrency / (rps x mean latency) outside this: the numbers disagree
 NOISY_INTERVAL_FRACTION = 0.20  # a 95% interval wider than this share of its median is noisy
 TIE_FRACTION = 0.20  # without intervals, stacks closer than this (rps a <= b x 1.2) are not separable
@@ -80,7 +87,8 @@ FLAG_RULES = {
                    "or inside the load generator).",
     "errors": f"{ERRORS_PCT:g}% or more of the requests failed in some repeat.",
     "noisy": f"the 95% interval of req/s or of CPU per request is wider than {NOISY_INTERVAL_FRACTION:.0%} of its "
-             f"median, or the median steal was {STEAL_PCT:g}% or more: the number is not steady enough to rank on.",
+             f"median, or the median steal was {STEAL_PCT:g}% or more, or other processes used {OTHER_LOAD_PCT:g}% "
+             "or more of the machine's CPU: the number is not steady enough to rank on.",
     "steal": f"the hypervisor took {STEAL_PCT:g}% or more of the machine's CPU time in some repeat.",
 }
 
@@ -278,6 +286,12 @@ def cell_metrics(cell: Cell, cpu_count: int | None, default_loadgen_cpus: list[i
     loadgen_cpus = cell.meta.get("loadgen_cpus") or default_loadgen_cpus or []
     out["generator_cpu_pct"] = _ratio(_interp_delta(samples, "gen_cpu_s", start, end), duration * len(loadgen_cpus), 100.0)
     out["steal_pct"] = _ratio(_interp_delta(samples, "steal_s", start, end), duration * (cpu_count or 0), 100.0)
+    busy = _interp_delta(samples, "busy_s", start, end)
+    gen = _interp_delta(samples, "gen_cpu_s", start, end)
+    # busy_s counts steal too on Linux (it is not idle): take it out with the server's and Locust's own CPU
+    steal = _interp_delta(samples, "steal_s", start, end)
+    out["other_load_pct"] = _ratio(max(0.0, busy - server_cpu - gen - steal), duration * (cpu_count or 0), 100.0) \
+        if not any(math.isnan(v) for v in (busy, server_cpu, gen, steal)) else NAN
 
     out["starved_users"], out["starved"] = user_accounting(cell.latency)
     open_block = open_model(cell.latency)
@@ -289,7 +303,10 @@ def cell_metrics(cell: Cell, cpu_count: int | None, default_loadgen_cpus: list[i
         out["offered_rps"], out["missed"], out["late"] = open_block
     out["generator_bound"] = _flag(out["generator_cpu_pct"], lambda v: v >= GENERATOR_BOUND_PCT)
     out["littles_off"] = _flag(out["littles_ratio"], lambda v: not LITTLES_LOW <= v <= LITTLES_HIGH)
-    out["noisy"] = _flag(out["steal_pct"], lambda v: v >= STEAL_PCT)  # one cell: only steal; intervals need repeats
+    # one cell: heavy steal or a busy machine; the interval test needs repeats (aggregate)
+    out["noisy"] = _flag(out["steal_pct"], lambda v: v >= STEAL_PCT)
+    if out["noisy"] is not True and not math.isnan(out["other_load_pct"]):
+        out["noisy"] = True if out["other_load_pct"] >= OTHER_LOAD_PCT else out["noisy"]
     return out
 
 
@@ -361,9 +378,17 @@ def write_atomic(path: Path, write: Callable[[IO[Any]], object], binary: bool = 
     return path
 
 
+def with_intervals(df: pd.DataFrame) -> pd.DataFrame:
+    """df with each cell's group interval over repeats (INTERVAL_COLUMNS) joined on: SUMMARY_COLUMNS."""
+    agg = aggregate(df)[KEYS + INTERVAL_COLUMNS]
+    merged = df.merge(agg, on=KEYS, how="left")
+    return merged[SUMMARY_COLUMNS]
+
+
 def save_summary(df: pd.DataFrame, run_dir: Path) -> Path:
-    """Write df as run_dir/summary.csv atomically, with exactly COLUMNS in that order."""
-    return write_atomic(Path(run_dir) / "summary.csv", lambda f: df[COLUMNS].to_csv(f, index=False))
+    """Write df as run_dir/summary.csv atomically, with exactly SUMMARY_COLUMNS in that order."""
+    table = with_intervals(df)
+    return write_atomic(Path(run_dir) / "summary.csv", lambda f: table.to_csv(f, index=False))
 
 
 def save_aggregate(df: pd.DataFrame, run_dir: Path) -> Path:
@@ -469,8 +494,9 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
             r[col] = _any(g[col])
         wide = (_wide(r["rps_lo"], r["rps_hi"], r["rps"])
                 or _wide(r["cpu_us_per_req_lo"], r["cpu_us_per_req_hi"], r["cpu_us_per_req"]))
-        steal = r["steal_pct"]
-        r["noisy"] = True if wide else (None if math.isnan(steal) else steal >= STEAL_PCT)
+        steal, other = r["steal_pct"], r.get("other_load_pct", NAN)
+        busy = not math.isnan(other) and other >= OTHER_LOAD_PCT
+        r["noisy"] = True if wide or busy else (None if math.isnan(steal) else steal >= STEAL_PCT)
         rows.append(r)
     out = pd.DataFrame(rows, columns=AGG_COLUMNS)
     out["n"] = out["n"].astype(int)

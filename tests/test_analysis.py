@@ -17,7 +17,7 @@ import pytest
 
 from analysis.errors import RunDirError
 from analysis.report import write_report
-from analysis.tidy import (AGG_COLUMNS, COLUMNS, FLAG_RULES, NOISY_INTERVAL_FRACTION, NOTE_NO_LEVEL, NOTE_NOT_REACHED,
+from analysis.tidy import (AGG_COLUMNS, COLUMNS, INTERVAL_COLUMNS, SUMMARY_COLUMNS, FLAG_RULES, NOISY_INTERVAL_FRACTION, NOTE_NO_LEVEL, NOTE_NOT_REACHED,
                            RANK_COLUMNS, SATURATION_COLUMNS, aggregate, bootstrap_median_interval,
                            coefficient_of_variation, mean_from_hist, merge_hists, percentile_from_hist, ranking,
                            saturation, steadiness, tidy_frame, write_summary)
@@ -205,7 +205,7 @@ def test_write_summary(run_copy):
     path = write_summary(run_copy)
     assert path == run_copy / "summary.csv"
     back = pd.read_csv(path)
-    assert list(back.columns) == COLUMNS
+    assert list(back.columns) == SUMMARY_COLUMNS == COLUMNS + INTERVAL_COLUMNS
     assert len(back) == 11
     assert not list(run_copy.glob(".summary*"))  # temp file replaced, not left behind
     assert back.loc[back["stack"] == "fastapi-uvicorn", "requests"].item() == 12000
@@ -227,7 +227,8 @@ def test_new_columns_are_appended_after_the_old_ones():
     assert COLUMNS[: len(old)] == old
     assert COLUMNS[len(old):] == ["generator_bound", "starved", "starved_users", "littles_ratio", "littles_off",
                                   "bytes_per_req", "noisy",
-                                  "offered_rps", "missed", "late"]  # open model, appended after the flags
+                                  "offered_rps", "missed", "late",  # open model, appended after the flags
+                                  "other_load_pct"]
 
 
 def test_ranking_order_rel_rps_and_flags(df):
@@ -241,7 +242,8 @@ def test_ranking_order_rel_rps_and_flags(df):
     assert list(rank["n"]) == [1, 3, 3, 1, 1, 1]
     # medians 4000, 2200, 2050, 1200, 800, 700 over the best, 4000
     assert list(rank["rel_rps"]) == pytest.approx([1.0, 0.55, 0.5125, 0.3, 0.2, 0.175])
-    assert list(rank["flags"]) == ["generator-bound", "noisy", "", "", "starved,littles-off", "littles-off"]
+    # flask-uwsgi's golden samples have the machine busy beyond its server and Locust (59% other load): noisy
+    assert list(rank["flags"]) == ["generator-bound", "noisy", "", "", "starved,littles-off,noisy", "littles-off"]
 
 
 def test_ranking_tie_with_next(df):
@@ -570,7 +572,7 @@ def test_open_model_columns(sweep_df):
     closed = cell_row(sweep_df, "fastapi-uvicorn", "json", 8)
     assert math.isnan(closed.offered_rps) and closed.missed is pd.NA and closed.late is pd.NA
     agg = aggregate(sweep_df)
-    assert list(agg.columns[-3:]) == ["offered_rps", "missed", "late"]
+    assert list(agg.columns[-4:]) == ["offered_rps", "missed", "late", "other_load_pct"]
     open_agg = agg[(agg["scenario"] == "open-json") & (agg["concurrency"] == 128)].iloc[0]
     assert (open_agg["offered_rps"], open_agg["missed"], open_agg["late"]) == (500.0, 0.0, 0.0)
 
@@ -638,6 +640,35 @@ def test_sweep_report_has_saturation_table_and_chart(tmp_path):
     assert "Saturation (concurrency sweep)" in html and NOTE_NOT_REACHED in html and NOTE_NO_LEVEL in html
     assert "Open model (fixed arrival rate)" in html and "≤64 in flight" in html
     summary = pd.read_csv(run / "summary.csv")
-    assert list(summary.columns) == COLUMNS
+    assert list(summary.columns) == SUMMARY_COLUMNS
     open_rows = summary[summary["scenario"] == "open-json"]
     assert list(open_rows["missed"]) == [10, 0] and list(open_rows["offered_rps"]) == [500.0, 500.0]
+
+
+def test_summary_rows_carry_their_groups_interval(run_copy):
+    """Every repeat row of a group shows the same 95% interval as aggregate.csv; one-repeat groups have none."""
+    back = pd.read_csv(write_summary(run_copy))
+    agg = aggregate(tidy_frame(run_copy))
+    multi = agg[agg["n"] >= 2].iloc[0]
+    rows = back[(back["stack"] == multi["stack"]) & (back["scenario"] == multi["scenario"])
+                & (back["concurrency"] == multi["concurrency"])]
+    assert len(rows) >= 2
+    for col in INTERVAL_COLUMNS:
+        assert rows[col].nunique() == 1 and rows[col].iloc[0] == pytest.approx(multi[col])
+    single = agg[agg["n"] == 1].iloc[0]
+    row = back[(back["stack"] == single["stack"]) & (back["scenario"] == single["scenario"])].iloc[0]
+    assert math.isnan(row["rps_lo"]) and math.isnan(row["cpu_us_per_req_hi"])
+
+
+def test_a_busy_machine_flags_the_cell_noisy(run_copy):
+    """Other processes using the machine's CPU during the window make the cell noisy, a quiet one is not."""
+    clean = tidy_frame(run_copy)
+    row = clean[(clean["stack"] == "fastapi-hypercorn") & (clean["repeat"] == 0)].iloc[0]
+    assert row["other_load_pct"] < 25 and row["noisy"] is not True
+    samples_path = next((run_copy / "stacks" / "fastapi-hypercorn").glob("*-r0/samples.csv"))
+    samples = pd.read_csv(samples_path)
+    samples["busy_s"] = samples["busy_s"] + (samples["t"] - samples["t"].iloc[0]) * 1.5  # 1.5 more CPUs busy
+    samples.to_csv(samples_path, index=False)
+    busy = tidy_frame(run_copy)
+    row = busy[(busy["stack"] == "fastapi-hypercorn") & (busy["repeat"] == 0)].iloc[0]
+    assert row["other_load_pct"] >= 25 and bool(row["noisy"]) is True
