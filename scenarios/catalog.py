@@ -31,7 +31,7 @@ class Scenario:
         return self.rate is not None
 
     def locust_args(self) -> list[str]:
-        args = ["--endpoint", self.path, "--method", self.method]
+        args = ["--endpoint", self.path] + (["--method", self.method] if self.method != "GET" else [])
         args += ["--body", self.body] if self.body else []
         return args + (["--rate", f"{self.rate:g}"] if self.rate is not None else [])
 

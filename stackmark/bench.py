@@ -87,6 +87,13 @@ def contract_endpoints(scenarios: Sequence[Scenario], target: bool = False) -> l
     return [e for e in ENDPOINTS.values() if not target or e.name in names]
 
 
+def scenario_served(stack: Stack, scenario: Scenario) -> bool:
+    """Whether the stack serves the scenario's endpoint (bare apps serve a few, /ws needs ASGI)."""
+    endpoint = ENDPOINTS.get(scenario.endpoint)
+    on_interface = endpoint is None or stack.interface not in ("wsgi", "asgi") or stack.interface in endpoint.interfaces
+    return stack.serves(scenario.endpoint) and on_interface
+
+
 def served_endpoints(stack: Stack, endpoints: Sequence[Any]) -> list[Any]:
     """The endpoints this stack's app serves on its interface (ws only on ASGI, a few for bare apps)."""
     iface = stack.interface if stack.interface in ("wsgi", "asgi") else "wsgi"
@@ -113,7 +120,7 @@ def run_bench(plan: BenchPlan, run: RunDir, log: Log = print) -> BenchResult:
     endpoints = contract_endpoints(plan.scenarios, target=plan.target is not None)
     for repeat in range(plan.repeat):
         for stack in plan.stacks:
-            served = [sc for sc in plan.scenarios if stack.serves(sc.endpoint)]  # bare apps serve a few
+            served = [sc for sc in plan.scenarios if scenario_served(stack, sc)]  # bare apps serve a few
             todo = [(sc, c) for sc in served for c in plan.concurrency
                     if not run.cell_done(stack.id, sc.name, c, repeat)]
             result.cells_skipped += len(served) * len(plan.concurrency) - len(todo)

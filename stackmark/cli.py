@@ -279,8 +279,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         plan = _plan_from_args(args, matrix)
         run = None
-    cells = sum(stack.serves(sc.endpoint) for stack in plan.stacks for sc in plan.scenarios) \
+    from stackmark.bench import scenario_served
+
+    cells = sum(scenario_served(stack, sc) for stack in plan.stacks for sc in plan.scenarios) \
         * len(plan.concurrency) * plan.repeat
+    if cells == 0:
+        raise UserError("none of the selected stacks serves the selected scenarios (e.g. ws needs an ASGI stack, "
+                        "bare apps serve only plaintext, json, io and cpu); see `stackmark list`")
     est = cells * (plan.primer_s + plan.warmup_s + plan.duration_s + 3) + len(plan.stacks) * plan.repeat * 2
     out.print(f"[bold]stackmark bench[/]: {len(plan.stacks)} stacks x {len(plan.scenarios)} scenarios x "
               f"{len(plan.concurrency)} concurrency x {plan.repeat} repeat = {cells} cells, about {est / 60:.1f} min; "

@@ -111,3 +111,21 @@ def test_ctrl_c_leaves_no_server_or_locust_and_keeps_finished_cells(tmp_path: Pa
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_websocket_scenario_runs_on_asgi_and_is_skipped_on_wsgi(tmp_path: Path, stackmark_cmd: list[str]) -> None:
+    r = subprocess.run(
+        [*stackmark_cmd, "bench", "--stacks", "fastapi-uvicorn", "flask-gunicorn-sync", "--scenario", "ws",
+         "--concurrency", "4", "--duration", "1", "--warmup", "0.5", "--primer", "0.5", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    df = pd.read_csv(next(tmp_path.iterdir()) / "summary.csv")
+    assert list(df["stack"]) == ["fastapi-uvicorn"]  # a WSGI stack has no /ws: not measured, not failed
+    assert df["requests"].iloc[0] > 0 and df["errors"].iloc[0] == 0 and df["starved_users"].iloc[0] == 0
+
+
+def test_scenario_no_selected_stack_serves_is_a_clear_error(stackmark_cmd: list[str], tmp_path: Path) -> None:
+    r = subprocess.run([*stackmark_cmd, "bench", "--stacks", "flask-gunicorn-sync", "--scenario", "ws",
+                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "ASGI" in r.stderr and "Traceback" not in r.stderr
