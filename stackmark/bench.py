@@ -64,8 +64,6 @@ class BenchPlan:
             "target": self.target.url if self.target else None,
         }
 
-    def cells_per_start(self) -> int:
-        return len(self.scenarios) * len(self.concurrency)
 
 
 @dataclass

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +113,3 @@ class RunDir:
     def write_cell(self, cell_dir: Path, data: dict[str, Any]) -> None:
         """cell.json is written last: its presence marks the cell finished."""
         atomic.write_json(cell_dir / "cell.json", data)
-
-    def relative(self, p: Path) -> str:
-        return os.path.relpath(p, self.path)
