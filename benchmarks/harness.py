@@ -17,7 +17,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from statistics import median
 
 from rich.console import Console
 from rich.table import Table
@@ -27,20 +26,15 @@ from servers.launcher import REPO_ROOT, launch
 from servers.matrix import load_matrix
 from stackmark.calibrate import calibrate
 from stackmark.database import ensure_sqlite
-from stackmark.cli import check_stack
+from stackmark.cli import check_stack, default_cpus
 
 console = Console(width=None if sys.stdout.isatty() else 140)
-
-
-def cpus() -> tuple[list[int], list[int]]:
-    available = sorted(os.sched_getaffinity(0))
-    return (available[1:], available[:1]) if len(available) >= 2 else ([], [])
 
 
 def overhead(stack_ids: list[str], env: dict[str, str], tmp: Path) -> dict[str, dict[str, float]]:
     """Seconds from launch to torn down (with verify), and the ready part of it, per stack."""
     matrix = load_matrix()
-    server_cpus, _ = cpus()
+    server_cpus, _ = default_cpus(False)
     result: dict[str, dict[str, float]] = {}
     for sid in stack_ids:
         t0 = time.monotonic()
@@ -57,26 +51,24 @@ def overhead(stack_ids: list[str], env: dict[str, str], tmp: Path) -> dict[str, 
 
 def spread(stack_ids: list[str], repeats: int, duration: float, out: Path) -> dict[str, dict[str, float]]:
     """CV of rps and of cpu_us_per_req over interleaved repeats, from a real `stackmark bench`."""
-    from analysis.tidy import tidy_frame
+    from analysis.tidy import aggregate, tidy_frame
 
     cmd = [str(Path(sys.executable).parent / "stackmark"), "bench", "--stacks", *stack_ids, "--scenario", "json",
            "--concurrency", "32", "--duration", str(duration), "--repeat", str(repeats), "--out", str(out)]
     subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run_dir = max(out.iterdir(), key=lambda p: p.stat().st_mtime)
-    df = tidy_frame(run_dir)
-    df = df[df["status"] == "ok"]
+    agg = aggregate(tidy_frame(run_dir))  # medians, 95% intervals and CVs over the repeats, as in aggregate.csv
     stats: dict[str, dict[str, float]] = {"_run_dir": str(run_dir)}  # type: ignore[dict-item]
-    for sid, g in df.groupby("stack"):
-        row: dict[str, float] = {"n": int(len(g))}
-        for col in ("rps", "cpu_us_per_req"):
-            values = g[col].astype(float)
-            row[f"{col}_median"] = float(median(values))
-            row[f"{col}_cv"] = float(values.std(ddof=1) / values.mean()) if len(values) > 1 else float("nan")
-            row[f"{col}_min"] = float(values.min())
-            row[f"{col}_max"] = float(values.max())
-        row["steal_pct_max"] = float(g["steal_pct"].max())
-        row["generator_cpu_pct_max"] = float(g["generator_cpu_pct"].max())
-        stats[str(sid)] = row
+    for _, row in agg.iterrows():
+        stats[str(row["stack"])] = {
+            "n": int(row["n"]),
+            "rps_median": float(row["rps"]), "rps_cv": float(row["rps_cv"]),
+            "rps_lo": float(row["rps_lo"]), "rps_hi": float(row["rps_hi"]),
+            "cpu_us_per_req_median": float(row["cpu_us_per_req"]), "cpu_us_per_req_cv": float(row["cpu_cv"]),
+            "cpu_us_per_req_lo": float(row["cpu_us_per_req_lo"]), "cpu_us_per_req_hi": float(row["cpu_us_per_req_hi"]),
+            "steal_pct_max": float(row["steal_pct_max"]),
+            "generator_cpu_pct_max": float(row["generator_cpu_pct_max"]),
+        }
     return stats
 
 
@@ -90,7 +82,7 @@ def main() -> int:
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    server_cpus, loadgen_cpus = cpus()
+    server_cpus, loadgen_cpus = default_cpus(False)
     if loadgen_cpus:
         os.sched_setaffinity(0, loadgen_cpus)
     report: dict[str, object] = {"started_at": time.time(), "server_cpus": server_cpus, "loadgen_cpus": loadgen_cpus}
