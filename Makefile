@@ -3,13 +3,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stackmark-setup
 PG_STAMP := $(VENV)/.stackmark-postgres
+# Every version installed, with its hashes; generated from pyproject.toml by `make lock`.
+LOCK   := requirements.lock
 ARGS   ?=
 
-.PHONY: setup bench test bench-harness calibrate clean
+.PHONY: setup bench test check lock bench-harness calibrate clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/setup.sh
+# Set up again whenever what is installed may have changed.
+$(STAMP): pyproject.toml scripts/setup.sh $(LOCK)
 	bash scripts/setup.sh
 	@touch $@
 
@@ -17,9 +20,28 @@ $(STAMP): pyproject.toml scripts/setup.sh
 bench: $(STAMP)
 	$(BIN)/stackmark bench $(ARGS)
 
-## the test suite (unit + integration with real servers and real Locust)
-test: $(STAMP) $(PG_STAMP)
+## lint and types first, then the test suite (unit + integration with real servers and real Locust)
+test: check $(PG_STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
+
+## lint (ruff) and type-check (mypy), both configured in pyproject.toml; runs both, fails if either does
+check: $(STAMP)
+	@rc=0; \
+	echo "$(BIN)/ruff check ."; $(BIN)/ruff check . || rc=1; \
+	echo "$(BIN)/mypy"; $(BIN)/mypy || rc=1; \
+	exit $$rc
+
+## regenerate requirements.lock from pyproject.toml, keeping every pin that still fits;
+## move versions on purpose: make lock ARGS="--upgrade-package granian" (or ARGS=--upgrade for all)
+# pip-tools rather than uv: the lock is a plain requirements file that the pip already in every venv
+# installs with --require-hashes, the same pip that builds uWSGI from source; pip-tools is itself pinned
+# in the lock (extra "lock"), so regenerating needs nothing from outside it. Resolved for the Python of
+# .venv (3.11 here): the lock's header names it and setup warns on another.
+lock:
+	@test -x $(BIN)/pip-compile || { echo "make lock: no $(BIN)/pip-compile: run 'make setup' first" >&2; exit 2; }
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe \
+	  --strip-extras --no-emit-index-url --no-emit-find-links --extra test --extra check --extra lock \
+	  --output-file $(LOCK) $(ARGS) pyproject.toml
 
 # PostgreSQL server binaries for the database tests (they start their own throwaway cluster)
 $(PG_STAMP): scripts/setup-postgres.sh | $(STAMP)
@@ -36,4 +58,4 @@ calibrate: $(STAMP)
 	$(BIN)/stackmark calibrate $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

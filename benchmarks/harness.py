@@ -17,31 +17,34 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from apps.contract import ENDPOINTS
 from scenarios.catalog import load_scenarios
 from servers.launcher import REPO_ROOT, launch
 from servers.matrix import load_matrix
+from stackmark.bench import verify_served
 from stackmark.calibrate import calibrate
+from stackmark.cpus import default_cpus
 from stackmark.database import ensure_sqlite
-from stackmark.cli import check_stack, default_cpus
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 
 
-def overhead(stack_ids: list[str], env: dict[str, str], tmp: Path) -> dict[str, dict[str, float]]:
+def overhead(stack_ids: list[str], env: dict[str, str], tmp: Path) -> dict[str, dict[str, Any]]:
     """Seconds from launch to torn down (with verify), and the ready part of it, per stack."""
     matrix = load_matrix()
     server_cpus, _ = default_cpus(False)
-    result: dict[str, dict[str, float]] = {}
+    result: dict[str, dict[str, Any]] = {}
     for sid in stack_ids:
         t0 = time.monotonic()
         with launch(matrix.stacks[sid], tmp / f"{sid}.log", cpus=server_cpus, env=env) as server:
             ready = server.ready_s
             t1 = time.monotonic()
-            verdict = check_stack(server, env["DATABASE_URL"])
+            verdict = verify_served(server, list(ENDPOINTS.values()), env["DATABASE_URL"])
             t2 = time.monotonic()
         t3 = time.monotonic()
         result[sid] = {"total_s": t3 - t0, "ready_s": ready, "verify_s": t2 - t1, "teardown_s": t3 - t2,
@@ -51,13 +54,13 @@ def overhead(stack_ids: list[str], env: dict[str, str], tmp: Path) -> dict[str, 
 
 def spread(stack_ids: list[str], repeats: int, duration: float, out: Path) -> dict[str, dict[str, float]]:
     """CV of rps and of cpu_us_per_req over interleaved repeats, from a real `stackmark bench`."""
-    from analysis.tidy import aggregate, tidy_frame
+    from analysis.analyze import analyze
 
     cmd = [str(Path(sys.executable).parent / "stackmark"), "bench", "--stacks", *stack_ids, "--scenario", "json",
            "--concurrency", "32", "--duration", str(duration), "--repeat", str(repeats), "--out", str(out)]
     subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run_dir = max(out.iterdir(), key=lambda p: p.stat().st_mtime)
-    agg = aggregate(tidy_frame(run_dir))  # medians, 95% intervals and CVs over the repeats, as in aggregate.csv
+    agg = analyze(run_dir).aggregate  # medians, 95% intervals and CVs over the repeats, as in aggregate.csv
     stats: dict[str, dict[str, float]] = {"_run_dir": str(run_dir)}  # type: ignore[dict-item]
     for _, row in agg.iterrows():
         stats[str(row["stack"])] = {
@@ -123,7 +126,8 @@ def show(report: dict) -> None:  # type: ignore[type-arg]
     for sid, s in report["spread"].items():
         if sid.startswith("_"):
             continue
-        t.add_row(sid, str(s["n"]), f"{s['rps_median']:,.0f}", f"{s['rps_cv']:.1%}", f"{s['cpu_us_per_req_median']:.0f}",
+        t.add_row(sid, str(s["n"]), f"{s['rps_median']:,.0f}", f"{s['rps_cv']:.1%}",
+                  f"{s['cpu_us_per_req_median']:.0f}",
                   f"{s['cpu_us_per_req_cv']:.1%}", f"{s['steal_pct_max']:.1f}")
     console.print(t)
 

@@ -6,9 +6,12 @@ level is the most requests allowed in flight (--max-inflight), not users.
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+import tomllib
+
+from runformat.paths import safe_name
 
 HERE = Path(__file__).resolve().parent
 CATALOG_FILE = HERE / "catalog.toml"
@@ -38,6 +41,11 @@ class Scenario:
 
 def load_scenarios(path: Path = CATALOG_FILE) -> dict[str, Scenario]:
     data = tomllib.loads(path.read_text())
+    for name in data:
+        try:
+            safe_name("scenario", name)  # a scenario name becomes a cell folder's name
+        except ValueError as exc:
+            raise ValueError(f"{path.name}: {exc}") from None
     return {
         name: Scenario(
             name=name,

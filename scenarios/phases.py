@@ -41,13 +41,12 @@ Usable by hand:  locust -f scenarios/closed.py,scenarios/phases.py --headless \
 """
 from __future__ import annotations
 
-import json
+import math
 import os
-import statistics
-import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -55,7 +54,11 @@ from gevent import getcurrent
 from locust import LoadTestShape, events
 from locust.runners import MasterRunner, WorkerRunner
 
-BUCKETS_PER_MS = 100  # 10 microsecond buckets
+from runformat.atomic import write_json
+from runformat.latency import BUCKET_MS, BUCKETS_PER_MS, TIMELINE_SLOT_S, user_summary
+from runformat.paths import worker_latency_name
+from runformat.records import LatencyFile
+
 WINDOW_MESSAGE = "stackmark_window"  # master -> workers: {"measure": t, "end": t}
 MIN_LEAD_S = 0.5  # a broadcast window opens at least this far in the future, so every worker has it in time
 NOTE_EVERY_S = 0.5  # workers enter their live users this often inside the window
@@ -80,6 +83,7 @@ _hist: defaultdict[str, Counter[int]] = defaultdict(Counter)
 _fail: Counter[str] = Counter()
 _bytes: Counter[str] = Counter()
 _per_user: Counter[Any] = Counter()  # user greenlet -> requests it completed in the window
+_timeline: Counter[int] = Counter()  # slot of the window -> requests completed in it (stalls show as gaps)
 
 
 @events.init_command_line_parser.add_listener
@@ -91,6 +95,8 @@ def _add_arguments(parser) -> None:  # type: ignore[no-untyped-def]
     group.add_argument("--phase-measure", type=float, default=10.0, help="measured seconds")
     group.add_argument("--phases-file", default="", help="write phase start times here (JSON)")
     group.add_argument("--latency-file", default="", help="write the measured latency histogram here (JSON)")
+    group.add_argument("--phase-token", default="", help="written into every latency file: the harness checks "
+                                                         "that each one came from its own Locust processes")
 
 
 @events.init.add_listener
@@ -120,9 +126,11 @@ def _note_users_during(runner: Any, start: float, end: float) -> None:
 @events.request.add_listener
 def _on_request(name: str, response_time: float, response_length: int, exception: Any = None,
                 context: Any = None, **_: Any) -> None:
-    if not _window.start <= time.time() < _window.end:
+    now = time.time()
+    if not _window.start <= now < _window.end:
         return  # outside the measured window: primer, warm-up, or ramp-down
     _hist[name][int(response_time * BUCKETS_PER_MS)] += 1
+    _timeline[int((now - _window.start) / TIMELINE_SLOT_S)] += 1
     _bytes[name] += response_length or 0
     # the user's own greenlet (one per user), or the one a locustfile sending from a pool names
     _per_user[(context and context.get("stackmark_user")) or getcurrent()] += 1
@@ -137,37 +145,7 @@ def _note_users(runner: Any) -> None:
             _per_user[greenlet] = 0
 
 
-def user_summary(expected: int, counts: list[int]) -> dict[str, Any]:
-    """The latency.json "users" block from per-user completed-request counts in the window.
-
-    `counts` is kept (sorted) so the blocks of several Locust processes merge exactly.
-    """
-    return {
-        "expected": expected,
-        "seen": len(counts),
-        "starved": sum(1 for c in counts if c == 0),
-        "min": min(counts) if counts else None,
-        "median": statistics.median(counts) if counts else None,
-        "max": max(counts) if counts else None,
-        "counts": sorted(counts),
-    }
-
-
-def _write_json(path: str, data: Any) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
-
-
-def worker_latency_file(latency_file: str, pid: int | None = None) -> str:
-    """latency.json -> latency-w<pid>.json in the same folder: one histogram per worker process."""
-    stem, ext = os.path.splitext(latency_file)
-    return f"{stem}-w{os.getpid() if pid is None else pid}{ext or '.json'}"
-
-
-def _latency_record(opts: Any) -> dict[str, Any]:
+def _latency_record(opts: Any) -> LatencyFile:
     requests = {
         name: {
             "count": sum(h.values()),
@@ -178,11 +156,15 @@ def _latency_record(opts: Any) -> dict[str, Any]:
         for name, h in _hist.items()
     }
     window = [_marks.get("measure"), _marks.get("end")]
-    record = {"bucket_ms": 1 / BUCKETS_PER_MS, "window": window, "requests": requests,
-              "users": user_summary(opts.phase_users, list(_per_user.values()))}
+    record: dict[str, Any] = {"bucket_ms": BUCKET_MS, "window": window, "requests": requests,
+                              "users": user_summary(opts.phase_users, list(_per_user.values())),
+                              "run_token": opts.phase_token}
+    if _window.start < INF and _window.end < INF:
+        slots = max(1, math.ceil(round((_window.end - _window.start) / TIMELINE_SLOT_S, 6)))
+        record["timeline"] = {"slot_s": TIMELINE_SLOT_S, "completed": [_timeline[i] for i in range(slots)]}
     for name, block in _window.extras.items():
         record[name] = block()
-    return record
+    return record  # type: ignore[return-value]
 
 
 @events.test_stop.add_listener
@@ -193,8 +175,9 @@ def _on_test_stop(environment, **_: Any) -> None:  # type: ignore[no-untyped-def
     if isinstance(runner, WorkerRunner):
         if _window.start < INF and now < _window.end:
             _window.end = _marks["end"] = now  # stopped early: the window ends here
-        if opts is not None and getattr(opts, "latency_file", ""):
-            _write_json(worker_latency_file(opts.latency_file), _latency_record(opts))
+        if opts is not None and getattr(opts, "latency_file", None):
+            worker_file = Path(opts.latency_file).with_name(worker_latency_name(os.getpid()))
+            write_json(worker_file, _latency_record(opts), indent=None)
         return
     if _window.start < INF and now < _window.end:
         _window.end = _marks["end"] = now
@@ -204,13 +187,13 @@ def _on_test_stop(environment, **_: Any) -> None:  # type: ignore[no-untyped-def
         return
     processes = int(getattr(opts, "expect_workers", 0) or 0) if isinstance(runner, MasterRunner) else 0
     if opts.phases_file:
-        _write_json(opts.phases_file, {**_marks, "users": opts.phase_users,
-                                       **({"processes": processes} if processes else {})})
+        write_json(Path(opts.phases_file), {**_marks, "users": opts.phase_users,
+                                            **({"processes": processes} if processes else {})})
     if opts.latency_file:
         record = _latency_record(opts)
         if processes:
             record["processes"] = processes  # the requests are in the workers' latency-w<pid>.json files
-        _write_json(opts.latency_file, record)
+        write_json(Path(opts.latency_file), record, indent=None)
 
 
 class PhasedShape(LoadTestShape):
@@ -218,12 +201,17 @@ class PhasedShape(LoadTestShape):
 
     _stats_reset = False
 
+    def _run_time(self) -> float:
+        shape: Any = self  # LoadTestShape.get_run_time is untyped in Locust
+        return float(shape.get_run_time())
+
     def tick(self) -> tuple[int, float] | None:
         if isinstance(self.runner, MasterRunner):
             return self._tick_master()
-        opts = self.runner.environment.parsed_options
+        runner: Any = self.runner  # Locust sets it before the first tick
+        opts: Any = runner.environment.parsed_options
         users = max(1, int(opts.phase_users))
-        t = self.get_run_time()
+        t = self._run_time()
         if t < opts.phase_primer:
             _marks.setdefault("primer", time.time())
             return 1, 1
@@ -232,22 +220,23 @@ class PhasedShape(LoadTestShape):
             return users, users
         if t < opts.phase_primer + opts.phase_warmup + opts.phase_measure:
             if "measure" not in _marks:
-                self.runner.stats.reset_all()  # Locust's own CSV then covers the window too
+                runner.stats.reset_all()  # Locust's own CSV then covers the window too
                 _marks["measure"] = _window.start = time.time()
-            _note_users(self.runner)
+            _note_users(runner)
             return users, users
         if "end" not in _marks:
-            _note_users(self.runner)  # before the end mark: users spawned late in the window count too
+            _note_users(runner)  # before the end mark: users spawned late in the window count too
             _marks["end"] = _window.end = time.time()
         return None
 
     def _tick_master(self) -> tuple[int, float] | None:
         """Multi-process: the window is fixed when the warm-up starts and sent to every worker in advance."""
-        opts = self.runner.environment.parsed_options
+        runner: Any = self.runner
+        opts: Any = runner.environment.parsed_options
         users = max(1, int(opts.phase_users))
         now = time.time()
         if "warmup" not in _marks:
-            if self.get_run_time() < opts.phase_primer:
+            if self._run_time() < opts.phase_primer:
                 _marks.setdefault("primer", now)
                 return 1, 1
             _marks.setdefault("primer", now)
@@ -256,13 +245,13 @@ class PhasedShape(LoadTestShape):
             end = start + float(opts.phase_measure)
             _marks["measure"], _marks["end"] = start, end
             _window.start, _window.end = start, end
-            self.runner.send_message(WINDOW_MESSAGE, {"measure": start, "end": end})
+            runner.send_message(WINDOW_MESSAGE, {"measure": start, "end": end})
             return users, users
         if now < _window.start:
             return users, users
         if now < _window.end:
             if not self._stats_reset:
-                self.runner.stats.reset_all()  # Locust's own CSV then covers (about) the window too
+                runner.stats.reset_all()  # Locust's own CSV then covers (about) the window too
                 self._stats_reset = True
             return users, users
         return None

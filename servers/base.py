@@ -1,10 +1,49 @@
 """What every server module provides: its name, what it hosts, its command line."""
 from __future__ import annotations
 
+import ipaddress
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from servers.matrix import Stack
+
+
+def host_port(host: str, port: int) -> str:
+    """HOST:PORT, with an IPv6 literal in brackets (a bare ::1:8000 is neither a URL nor a bind address)."""
+    try:
+        literal = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        literal = None
+    shown = f"[{host}]" if literal is not None and literal.version == 6 else host
+    return f"{shown}:{port}"
+
+
+def http_url(host: str, port: int) -> str:
+    return f"http://{host_port(host, port)}"
+
+
+class ServerHandle(Protocol):
+    """A server that is running, launched by stackmark or already there (`--target`): the one seam
+    between the launcher and everything that sends it requests."""
+
+    stack: Stack
+    host: str
+    port: int
+    command: list[str]
+    ready_s: float
+
+    @property
+    def pid(self) -> int | None: ...
+
+    @property
+    def url(self) -> str: ...
+
+    def exit_code(self) -> int | None: ...
+
+    def log_tail(self, lines: int = 20) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -18,6 +57,10 @@ class LaunchSpec:
     workers: int
     backlog: int
     options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bind(self) -> str:
+        return host_port(self.host, self.port)
 
 
 class Server:

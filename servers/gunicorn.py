@@ -13,7 +13,7 @@ class Gunicorn(Server):
     def command(self, spec: LaunchSpec) -> list[str]:
         cmd = [
             self.python(), "-m", "gunicorn",
-            "--bind", f"{spec.host}:{spec.port}",
+            "--bind", spec.bind,
             "--workers", str(spec.workers),
             "--worker-class", str(spec.options.get("worker_class", "sync")),
             "--backlog", str(spec.backlog),

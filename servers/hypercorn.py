@@ -14,7 +14,7 @@ class Hypercorn(Server):
         # Hypercorn tells WSGI from ASGI by the "wsgi:" / "asgi:" prefix.
         return [
             self.python(), "-m", "hypercorn", f"{spec.interface}:{spec.target}",
-            "--bind", f"{spec.host}:{spec.port}",
+            "--bind", spec.bind,
             "--workers", str(spec.workers),
             "--worker-class", str(spec.options.get("worker_class", "asyncio")),
             "--backlog", str(spec.backlog),

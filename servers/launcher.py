@@ -13,13 +13,14 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers.base import LaunchSpec
+from servers.base import LaunchSpec, http_url
 from servers.matrix import Stack
 from servers.registry import SERVERS
+from servers.watchdog import Watchdog, group_alive
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -44,6 +45,7 @@ class RunningServer:
     log_path: Path
     cpus: list[int]
     ready_s: float
+    watchdog: Watchdog | None = None
 
     @property
     def pid(self) -> int:
@@ -51,7 +53,7 @@ class RunningServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return http_url(self.host, self.port)
 
     def exit_code(self) -> int | None:
         return self.process.poll()
@@ -69,15 +71,19 @@ def tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def free_port(host: str = LOOPBACK) -> int:
     """A port the kernel says is free now (it may be taken before the server binds: see launch)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
 def port_in_use(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
         s.settimeout(0.2)
         return s.connect_ex((host, port)) == 0
 
@@ -92,8 +98,9 @@ def pin_prefix(cpus: Sequence[int]) -> list[str]:
     return [taskset, "--cpu-list", ",".join(str(c) for c in cpus)]
 
 
-def server_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The server's environment: this one plus `extra` (e.g. DATABASE_URL), repo importable, unbuffered."""
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a server or Locust: this one plus `extra` (e.g. DATABASE_URL), the repository
+    importable (servers import apps/, the Locust plugin imports runformat/), output unbuffered."""
     env = {**os.environ, **(extra or {})}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
@@ -101,30 +108,55 @@ def server_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def stop_process_group(process: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
-    """SIGTERM the whole group, then SIGKILL what is left after `grace_s`."""
-    try:
-        pgid = os.getpgid(process.pid)
-    except ProcessLookupError:
-        pgid = None
-    if pgid is not None:
+def start_group(command: list[str], **popen: object) -> tuple[subprocess.Popen[bytes], Watchdog]:
+    """Start `command` as the leader of a new process group, guarded by a watchdog (servers/watchdog.py)
+    that takes the group down if this process dies without tearing it down."""
+    process = subprocess.Popen(command, start_new_session=True, **popen)  # type: ignore[call-overload]
+    return process, Watchdog(process.pid)
+
+
+def stop_process_group(process: subprocess.Popen[bytes], grace_s: float = 5.0,
+                       watchdog: Watchdog | None = None) -> None:
+    """SIGTERM the whole group, then SIGKILL what is left after `grace_s`; returns when the group is gone.
+
+    A Ctrl-C (or SIGTERM, which the CLI turns into one) during teardown does not cut it short: a
+    second Ctrl-C must not leave a server half stopped. Teardown starts over and the interrupt is
+    raised once the group is gone.
+    """
+    interrupted: KeyboardInterrupt | None = None
+    while True:
         try:
-            os.killpg(pgid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    try:
-        process.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        pass
-    if pgid is not None:
+            _stop_group(process, grace_s)
+            if watchdog is not None:
+                watchdog.release()
+            break
+        except KeyboardInterrupt as exc:
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted
+
+
+def _stop_group(process: subprocess.Popen[bytes], grace_s: float) -> None:
+    pgid = process.pid  # started with start_new_session: the leader's pid is the group id
+    for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
-            os.killpg(pgid, signal.SIGKILL)  # also reaps workers that outlived the master
+            os.killpg(pgid, sig)
         except ProcessLookupError:
-            pass
-    try:
+            break
+        if _gone(process, pgid, grace_s):
+            break
+    with suppress(subprocess.TimeoutExpired):
         process.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        pass
+
+
+def _gone(process: subprocess.Popen[bytes], pgid: int, timeout_s: float) -> bool:
+    """Wait until the leader is reaped and no process is left in its group."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None and not group_alive(pgid):
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def wait_ready(server: RunningServer, timeout_s: float) -> None:
@@ -134,7 +166,8 @@ def wait_ready(server: RunningServer, timeout_s: float) -> None:
     while time.monotonic() < deadline:
         code = server.exit_code()
         if code is not None:
-            raise LaunchError(f"{server.stack.id}: server exited with code {code} before it was ready", server.log_tail())
+            raise LaunchError(f"{server.stack.id}: server exited with code {code} before it was ready",
+                              server.log_tail())
         conn = http.client.HTTPConnection(server.host, server.port, timeout=1.0)
         try:
             conn.request("GET", path)
@@ -153,16 +186,15 @@ def _start(stack: Stack, host: str, port: int, cpus: Sequence[int], log_path: Pa
     command = SERVERS[stack.server].command(spec)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(  # an argument list, never a shell string
+        process, watchdog = start_group(  # an argument list, never a shell string
             pin_prefix(cpus) + command,
             cwd=REPO_ROOT,
-            env=server_env(env),
+            env=child_env(env),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
-    return RunningServer(stack, host, port, command, process, log_path, list(cpus), 0.0)
+    return RunningServer(stack, host, port, command, process, log_path, list(cpus), 0.0, watchdog)
 
 
 @contextmanager
@@ -201,6 +233,6 @@ def launch(
             yield server
             return
         finally:
-            stop_process_group(server.process)
+            stop_process_group(server.process, watchdog=server.watchdog)
     assert last is not None
     raise last

@@ -6,11 +6,14 @@ one the variant hosts and no [[exclude]] rule drops it. Stack ids are
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tomllib
+
+from apps.contract import ENDPOINTS, Endpoint
+from runformat.paths import safe_name
 from servers.registry import SERVERS
 
 MATRIX_FILE = Path(__file__).with_name("matrix.toml")
@@ -35,8 +38,19 @@ class Stack:
     options: dict[str, Any] = field(default_factory=dict)
     endpoints: tuple[str, ...] | None = None  # contract endpoints the app serves; None: all of them
 
-    def serves(self, endpoint: str) -> bool:
-        return self.endpoints is None or endpoint in self.endpoints
+    def serves(self, endpoint: Endpoint | str) -> bool:
+        """The one rule for what a stack serves: its app lists the endpoint (or lists none), and the
+        endpoint exists on the app's interface (ws only on ASGI). An external target's interface is
+        unknown: it is taken to serve what it is asked for."""
+        ep = ENDPOINTS.get(endpoint) if isinstance(endpoint, str) else endpoint
+        name = endpoint if isinstance(endpoint, str) else endpoint.name
+        listed = self.endpoints is None or name in self.endpoints
+        on_interface = ep is None or self.interface not in ("wsgi", "asgi") or self.interface in ep.interfaces
+        return listed and on_interface
+
+    def served(self, endpoints: list[Endpoint]) -> list[Endpoint]:
+        """The endpoints of `endpoints` this stack serves, in order."""
+        return [e for e in endpoints if self.serves(e)]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,7 +102,10 @@ def load_matrix(path: Path = MATRIX_FILE) -> Matrix:
             hosts = var.get("interfaces", list(SERVERS[server].interfaces))
             if interface not in hosts:
                 continue  # e.g. a WSGI app on a pure ASGI server
-            stack_id = f"{app_name}-{var_name}"
+            try:
+                stack_id = safe_name("stack id", f"{app_name}-{var_name}")
+            except ValueError as exc:
+                raise MatrixError(f"{path}: [apps.{app_name}] x [variants.{var_name}]: {exc}") from None
             rule = next(
                 (r for r in rules if r.get("app", app_name) == app_name and r.get("variant", var_name) == var_name),
                 None,

@@ -14,7 +14,7 @@ class UWSGI(Server):
         protocol = str(spec.options.get("protocol", "http-socket"))
         return [
             self.venv_bin("uwsgi"),
-            f"--{protocol}", f"{spec.host}:{spec.port}",
+            f"--{protocol}", spec.bind,
             "--module", spec.target,
             "--master", "--processes", str(spec.workers),
             "--listen", str(spec.backlog),

@@ -10,60 +10,26 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypeVar, cast
 
-from apps.contract import ENDPOINTS
+from apps.contract import ENDPOINTS, Endpoint
+from runformat.records import CellRecord, StackRecord
+from runformat.rundir import RunDir
 from scenarios.catalog import Scenario
+from servers.base import ServerHandle
 from servers.launcher import REPO_ROOT, LaunchError, launch
 from servers.matrix import Stack
 from stackmark import metadata
 from stackmark.errors import UserError
 from stackmark.loadgen import LoadSettings, run_cell
-from stackmark.rundir import RunDir
-from stackmark.target import ExternalServer
-from stackmark.verify import verify_stack
+from stackmark.plan import BenchPlan
+from stackmark.verify import VerifyResult, verify_stack
 
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class BenchPlan:
-    stacks: Sequence[Stack]
-    scenarios: Sequence[Scenario]
-    concurrency: Sequence[int]
-    duration_s: float
-    warmup_s: float
-    primer_s: float
-    repeat: int
-    server_cpus: Sequence[int]
-    loadgen_cpus: Sequence[int]
-    database_url: str | None = None  # None: a fresh seeded SQLite file inside the run folder
-    target: ExternalServer | None = None  # measure this running server instead of launching stacks
-    seed_database: bool = False  # (re)create world/fortune in database_url before the run
-    loadgen_processes: int = 1  # Locust's --processes: a master plus N workers on the load-generator CPUs
-
-    def settings(self) -> dict[str, Any]:
-        from stackmark.database import redact
-
-        return {
-            "scenarios": [s.name for s in self.scenarios],
-            "concurrency": list(self.concurrency),
-            "duration_s": self.duration_s,
-            "warmup_s": self.warmup_s,
-            "primer_s": self.primer_s,
-            "repeat": self.repeat,
-            "server_cpus": list(self.server_cpus),
-            "loadgen_cpus": list(self.loadgen_cpus),
-            "workers": sorted({s.workers for s in self.stacks}),
-            "loadgen": f"locust FastHttpUser, {self.loadgen_processes} process(es)",
-            "loadgen_processes": self.loadgen_processes,
-            "database": redact(self.database_url) if self.database_url else "sqlite (per run)",
-            "target": self.target.url if self.target else None,
-        }
-
+T = TypeVar("T")
 
 
 @dataclass
@@ -78,24 +44,11 @@ class ServerCrashed(Exception):
     """The stack died under load; its remaining cells are left for --resume."""
 
 
-def contract_endpoints(scenarios: Sequence[Scenario], target: bool = False) -> list[Any]:
+def contract_endpoints(plan: BenchPlan) -> list[Endpoint]:
     """What to verify before load: the whole contract for stacks we launch (stored with the run),
     only the scenarios' endpoints for an external --target (it may implement nothing else)."""
-    names = {s.endpoint for s in scenarios}
-    return [e for e in ENDPOINTS.values() if not target or e.name in names]
-
-
-def scenario_served(stack: Stack, scenario: Scenario) -> bool:
-    """Whether the stack serves the scenario's endpoint (bare apps serve a few, /ws needs ASGI)."""
-    endpoint = ENDPOINTS.get(scenario.endpoint)
-    on_interface = endpoint is None or stack.interface not in ("wsgi", "asgi") or stack.interface in endpoint.interfaces
-    return stack.serves(scenario.endpoint) and on_interface
-
-
-def served_endpoints(stack: Stack, endpoints: Sequence[Any]) -> list[Any]:
-    """The endpoints this stack's app serves on its interface (ws only on ASGI, a few for bare apps)."""
-    iface = stack.interface if stack.interface in ("wsgi", "asgi") else "wsgi"
-    return [e for e in endpoints if stack.serves(e.name) and iface in e.interfaces]
+    names = {s.endpoint for s in plan.scenarios}
+    return [e for e in ENDPOINTS.values() if plan.target is None or e.name in names]
 
 
 def new_run(plan: BenchPlan, out: Path) -> RunDir:
@@ -115,21 +68,20 @@ def run_bench(plan: BenchPlan, run: RunDir, log: Log = print) -> BenchResult:
     result = BenchResult(run)
     log(f"run folder: {run.path}")
     env = _database_env(plan, run)
-    endpoints = contract_endpoints(plan.scenarios, target=plan.target is not None)
     for repeat in range(plan.repeat):
         for stack in plan.stacks:
-            served = [sc for sc in plan.scenarios if scenario_served(stack, sc)]  # bare apps serve a few
+            served = [sc for sc in plan.scenarios if stack.serves(sc.endpoint)]  # bare apps serve a few
             todo = [(sc, c) for sc in served for c in plan.concurrency
                     if not run.cell_done(stack.id, sc.name, c, repeat)]
             result.cells_skipped += len(served) * len(plan.concurrency) - len(todo)
             if todo:
-                _bench_stack(plan, run, stack, repeat, todo, endpoints, env, result, log)
+                _bench_stack(plan, run, stack, repeat, todo, env, result, log)
     run.finish()
     return result
 
 
 def _database_env(plan: BenchPlan, run: RunDir) -> dict[str, str]:
-    """DATABASE_URL for the servers: a fresh seeded SQLite file in the run folder, or the user's database."""
+    """DATABASE_URL for the servers: the run's own seeded SQLite file (kept on resume), or the user's database."""
     from stackmark.database import WORLD_ROWS, ensure_sqlite, redact, row_counts, seed
 
     if plan.target is not None:
@@ -146,7 +98,7 @@ def _database_env(plan: BenchPlan, run: RunDir) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _server(plan: BenchPlan, stack: Stack, log_path: Path, env: dict[str, str]) -> Iterator[Any]:
+def _server(plan: BenchPlan, stack: Stack, log_path: Path, env: dict[str, str]) -> Iterator[ServerHandle]:
     if plan.target is not None:
         yield plan.target
     else:
@@ -154,33 +106,33 @@ def _server(plan: BenchPlan, stack: Stack, log_path: Path, env: dict[str, str]) 
             yield server
 
 
+def _stack_record(plan: BenchPlan, stack: Stack, repeat: int) -> StackRecord:
+    spec = {k: v for k, v in stack.to_dict().items() if k != "id"}
+    return cast(StackRecord, {"stack": stack.id, **spec, "cpus": [] if plan.target else list(plan.server_cpus),
+                              "repeat": repeat})
+
+
 def _bench_stack(plan: BenchPlan, run: RunDir, stack: Stack, repeat: int, todo: list[tuple[Scenario, int]],
-                 endpoints: list[Any], env: dict[str, str], result: BenchResult, log: Log) -> None:
-    stack_dir = run.stack_dir(stack.id)
-    record: dict[str, Any] = {"stack": stack.id, **{k: v for k, v in stack.to_dict().items() if k != "id"},
-                              "cpus": [] if plan.target else list(plan.server_cpus), "repeat": repeat}
+                 env: dict[str, str], result: BenchResult, log: Log) -> None:
+    record = _stack_record(plan, stack, repeat)
     t0 = time.monotonic()
     try:
-        with _server(plan, stack, stack_dir / "server.log", env) as server:
-            record.update(command=server.command, port=server.port,
-                          start={"status": "ok", "ready_s": round(server.ready_s, 3), "reason": None})
-            verdict = verify_stack(server.host, server.port, served_endpoints(stack, endpoints),
-                                   database_url=env.get("DATABASE_URL"), interface=stack.interface,
-                                   allow_remote=plan.target is not None)
+        with _server(plan, stack, run.stack_dir(stack.id) / "server.log", env) as server:
+            record["command"], record["port"] = server.command, server.port
+            record["start"] = {"status": "ok", "ready_s": round(server.ready_s, 3), "reason": None}
+            verdict = _verify(plan, stack, server, env, log, repeat)
             record["verify"] = verdict.to_dict()
             _guard_write(lambda: run.write_stack(stack.id, record), run)
-            bad = {f.endpoint for f in verdict.findings if f.level == "fail"}
-            log(f"[{repeat}] {stack.id}: ready in {server.ready_s:.2f} s, verify {verdict.status}")
-            for f in verdict.findings:
-                log(f"    {f.level}: {f.path} {f.check}: expected {f.expected} got {f.actual}")
+            bad = set(verdict.failed_endpoints)
+            if bad:
+                result.failures.append(f"{stack.id}: failed verification on {', '.join(sorted(bad))} "
+                                       "(see stack.json); those endpoints were not measured")
             for scenario, conc in todo:
-                if scenario.endpoint in bad:
-                    result.failures.append(f"{stack.id}: {scenario.path} failed verification, not measured")
-                    continue
-                _one_cell(plan, run, server, stack, scenario, conc, repeat, result, log)
+                if scenario.endpoint not in bad:
+                    _one_cell(plan, run, server, stack, scenario, conc, repeat, result, log)
     except LaunchError as exc:
-        record.update(start={"status": "failed", "ready_s": None, "reason": exc.reason, "log_tail": exc.log_tail},
-                      verify=None)
+        record["start"] = {"status": "failed", "ready_s": None, "reason": exc.reason, "log_tail": exc.log_tail}
+        record["verify"] = None
         _guard_write(lambda: run.write_stack(stack.id, record), run)
         result.failures.append(f"{stack.id}: {exc.reason}")
         log(f"[{repeat}] {stack.id}: FAILED to start: {exc.reason}")
@@ -189,13 +141,30 @@ def _bench_stack(plan: BenchPlan, run: RunDir, stack: Stack, repeat: int, todo: 
     log(f"[{repeat}] {stack.id}: done in {time.monotonic() - t0:.1f} s")
 
 
-def _one_cell(plan: BenchPlan, run: RunDir, server: Any, stack: Stack, scenario: Scenario, conc: int, repeat: int,
-              result: BenchResult, log: Log) -> None:
+def verify_served(server: ServerHandle, endpoints: list[Endpoint], database_url: str | None,
+                  allow_remote: bool = False) -> VerifyResult:
+    """The contract check of a running stack, on those of `endpoints` its app serves."""
+    return verify_stack(server.host, server.port, server.stack.served(endpoints), database_url=database_url,
+                        interface=server.stack.interface, allow_remote=allow_remote)
+
+
+def _verify(plan: BenchPlan, stack: Stack, server: ServerHandle, env: dict[str, str], log: Log,
+            repeat: int) -> VerifyResult:
+    verdict = verify_served(server, contract_endpoints(plan), env.get("DATABASE_URL"),
+                            allow_remote=plan.target is not None)
+    log(f"[{repeat}] {stack.id}: ready in {server.ready_s:.2f} s, verify {verdict.status}")
+    for f in verdict.findings:
+        log(f"    {f.level}: {f.path} {f.check}: expected {f.expected} got {f.actual}")
+    return verdict
+
+
+def _one_cell(plan: BenchPlan, run: RunDir, server: ServerHandle, stack: Stack, scenario: Scenario, conc: int,
+              repeat: int, result: BenchResult, log: Log) -> None:
     cell_dir = run.fresh_cell_dir(stack.id, scenario.name, conc, repeat)
     load = LoadSettings(concurrency=conc, duration_s=plan.duration_s, warmup_s=plan.warmup_s,
                         primer_s=plan.primer_s, cpus=list(plan.loadgen_cpus), processes=plan.loadgen_processes)
     outcome = _guard_write(lambda: run_cell(server, scenario, load, cell_dir), run)
-    record = {
+    record: CellRecord = {
         "stack": stack.id, "scenario": scenario.name, "endpoint": scenario.path,
         "concurrency": conc, "repeat": repeat,
         "status": "ok" if outcome.ok else "failed", "reason": outcome.reason,
@@ -213,13 +182,16 @@ def _one_cell(plan: BenchPlan, run: RunDir, server: Any, stack: Stack, scenario:
         raise ServerCrashed(outcome.reason)
 
 
-def _guard_write(action: Callable[[], Any], run: RunDir) -> Any:
-    """Turn a failed write (disk full, folder gone) into one clear error that stops the run."""
+def _guard_write(action: Callable[[], T], run: RunDir) -> T:
+    """Turn a failed write (disk full, folder gone) into one clear error that names the file and stops the run."""
     try:
         return action()
     except OSError as exc:
         if exc.strerror is None:  # not an operating-system error report: let it show
             raise
         where = exc.filename or run.path
-        raise UserError(f"cannot write results to {where}: {exc.strerror}; free space or pass another --out "
+        raise UserError(f"cannot write {where}: {exc.strerror}; free space or pass another --out "
                         f"(finished cells are kept; continue with --resume {run.path})") from None
+
+
+__all__ = ["BenchResult", "ServerCrashed", "contract_endpoints", "new_run", "run_bench", "verify_served"]

@@ -11,10 +11,13 @@ import json
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from runformat import atomic, paths
+from runformat.records import CellRecord
 from scenarios.catalog import Scenario
 from servers.launcher import launch, pin_prefix
 from servers.matrix import Stack
@@ -67,7 +70,7 @@ def run_wrk(url: str, concurrency: int, duration_s: float, cpus: Sequence[int]) 
     line = next((ln for ln in reversed(r.stdout.splitlines()) if ln.startswith("{")), None)
     if r.returncode != 0 or line is None:
         return None
-    data = json.loads(line)
+    data: dict[str, Any] = json.loads(line)
     data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
     return data
 
@@ -75,8 +78,8 @@ def run_wrk(url: str, concurrency: int, duration_s: float, cpus: Sequence[int]) 
 def calibrate(stack: Stack, scenario: Scenario, concurrency: int, duration_s: float, server_cpus: Sequence[int],
               loadgen_cpus: Sequence[int], work_dir: Path, env: dict[str, str] | None = None) -> Calibration:
     """One Locust cell and one wrk run against the same fresh server."""
+    from analysis.cell import cell_metrics
     from analysis.load import load_cell
-    from analysis.tidy import cell_metrics
 
     with launch(stack, work_dir / "server.log", cpus=server_cpus, env=env) as server:
         cell_dir = work_dir / "locust"
@@ -85,9 +88,10 @@ def calibrate(stack: Stack, scenario: Scenario, concurrency: int, duration_s: fl
         outcome = run_cell(server, scenario, load, cell_dir)
         if not outcome.ok:
             raise RuntimeError(f"calibration cell failed: {outcome.reason}")
-        (cell_dir / "cell.json").write_text(json.dumps({
+        record: CellRecord = {
             "stack": stack.id, "scenario": scenario.name, "endpoint": scenario.path, "concurrency": concurrency,
-            "repeat": 0, "status": "ok", "reason": None, "loadgen_cpus": list(loadgen_cpus)}))
+            "repeat": 0, "status": "ok", "reason": None, "loadgen_cpus": list(loadgen_cpus), "loadgen_processes": 1}
+        atomic.write_json(cell_dir / paths.CELL_JSON, record)
         cell = load_cell(cell_dir)
         assert cell is not None
         m = cell_metrics(cell, None, list(loadgen_cpus))

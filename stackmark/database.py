@@ -170,7 +170,8 @@ def _sqlite_connect(path: Path, timeout: float) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so DDL is transactional too.
         return sqlite3.connect(path, timeout=timeout, isolation_level=None)
     except sqlite3.Error as exc:
-        raise DatabaseError(f"cannot open SQLite database {path}: {_first_line(exc)}; check the path and permissions") from None
+        raise DatabaseError(f"cannot open SQLite database {path}: {_first_line(exc)}; "
+                            "check the path and permissions") from None
 
 
 def _pg_connect(url: str, timeout: float) -> Any:
@@ -227,7 +228,8 @@ def _seed_sqlite(path: Path, rows: Sequence[tuple[int, int]]) -> None:
             conn.execute("ROLLBACK")
             raise
     except sqlite3.Error as exc:
-        raise DatabaseError(f"cannot seed SQLite database {path}: {_first_line(exc)}; delete the file and retry") from None
+        raise DatabaseError(f"cannot seed SQLite database {path}: {_first_line(exc)}; "
+                            "delete the file and retry") from None
     finally:
         conn.close()
 

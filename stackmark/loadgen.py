@@ -14,17 +14,26 @@ sending user per process.
 """
 from __future__ import annotations
 
+import csv
+import secrets
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
 
 import psutil
 
+from runformat import paths
+from runformat.errors import RunDirError
+from runformat.latency import totals
+from runformat.read import read_json, read_latency
 from scenarios.catalog import PHASES_FILE, Scenario
-from servers.launcher import pin_prefix, stop_process_group
+from servers.base import ServerHandle
+from servers.launcher import child_env, free_port, pin_prefix, start_group, stop_process_group
 from stackmark.sampler import Sampler
+
+MOSTLY_ERRORS = 0.5  # a cell where this share of requests failed measured failures, not the stack
 
 
 @dataclass(frozen=True)
@@ -55,12 +64,17 @@ def server_pids(pid: int | None) -> set[int]:
         return set()
 
 
-def worker_latency_files(cell_dir: Path) -> list[Path]:
-    """The per-worker histograms of a multi-process cell (scenarios/phases.py's worker_latency_file)."""
-    return sorted(cell_dir.glob("latency-w*.json"))
+def _multiprocess_args(processes: int) -> list[str]:
+    """Locust's --processes, its master bound to loopback on a port free now (never *:5557, which two
+    runs at once would share: one run's workers would report to the other's master)."""
+    if processes <= 1:
+        return []
+    port = str(free_port())
+    return ["--processes", str(processes), "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+            "--master-host", "127.0.0.1", "--master-port", port]
 
 
-def locust_command(scenario: Scenario, url: str, load: LoadSettings, cell_dir: Path) -> list[str]:
+def locust_command(scenario: Scenario, url: str, load: LoadSettings, cell_dir: Path, token: str = "") -> list[str]:
     processes = max(1, int(load.processes))
     if scenario.is_open:
         # open model: the rate is the knob; one sending user per process, concurrency = max in flight
@@ -71,9 +85,10 @@ def locust_command(scenario: Scenario, url: str, load: LoadSettings, cell_dir: P
         sys.executable, "-m", "locust",
         "-f", f"{scenario.locustfile},{PHASES_FILE}",
         "--headless", "--host", url,
-        *(["--processes", str(processes)] if processes > 1 else []),
+        *_multiprocess_args(processes),
         *scenario.locust_args(),
         *extra,
+        *(["--phase-token", token] if token else []),
         "--phase-users", str(users),
         "--phase-primer", str(load.primer_s),
         "--phase-warmup", str(load.warmup_s),
@@ -89,40 +104,87 @@ def locust_command(scenario: Scenario, url: str, load: LoadSettings, cell_dir: P
     ]
 
 
-def run_cell(server: Any, scenario: Scenario, load: LoadSettings, cell_dir: Path) -> CellOutcome:
+def run_cell(server: ServerHandle, scenario: Scenario, load: LoadSettings, cell_dir: Path) -> CellOutcome:
     """One measured cell; never raises for a server or Locust failure, reports it instead."""
     cell_dir.mkdir(parents=True, exist_ok=True)
-    cmd = pin_prefix(load.cpus) + locust_command(scenario, server.url, load, cell_dir)
+    token = secrets.token_hex(8)
+    cmd = pin_prefix(load.cpus) + locust_command(scenario, server.url, load, cell_dir, token)
     budget_s = load.primer_s + load.warmup_s + load.duration_s + 30.0 + (10.0 if load.processes > 1 else 0.0)
     proc: subprocess.Popen[bytes] | None = None
     before = server_pids(server.pid)
     sampler = Sampler(server.pid, lambda: proc.pid if proc is not None and proc.poll() is None else None)
     with sampler:
-        with open(cell_dir / "locust.out", "ab") as out:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+        with open(cell_dir / paths.LOCUST_OUT, "ab") as out:
+            proc, watchdog = start_group(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                         env=child_env())
         try:
-            code = proc.wait(timeout=budget_s)
+            code: int | None = proc.wait(timeout=budget_s)
         except subprocess.TimeoutExpired:
             code = None
         finally:
-            stop_process_group(proc, grace_s=2.0)
-    sampler.write_csv(cell_dir / "samples.csv")
+            stop_process_group(proc, grace_s=2.0, watchdog=watchdog)
+    sampler.write_csv(cell_dir / paths.SAMPLES_CSV)
+    return (_server_outcome(server, before) or _locust_outcome(code, budget_s, load, cell_dir, token)
+            or _measured_outcome(cell_dir) or CellOutcome(True, None))
+
+
+def _server_outcome(server: ServerHandle, before: set[int]) -> CellOutcome | None:
     if server.exit_code() is not None:
         return CellOutcome(False, f"server exited with code {server.exit_code()} during the cell", True)
     lost = before - server_pids(server.pid)
     if lost:
         pids = ", ".join(str(p) for p in sorted(lost))
         return CellOutcome(False, f"server process {pids} died during the cell (its master restarted it)", True)
+    return None
+
+
+def _locust_outcome(code: int | None, budget_s: float, load: LoadSettings, cell_dir: Path,
+                    token: str) -> CellOutcome | None:
     if code is None:
         return CellOutcome(False, f"locust did not finish within {budget_s:.0f} s and was killed")
     if code != 0:
         return CellOutcome(False, f"locust exited with code {code}; see locust.out")
-    if not (cell_dir / "latency.json").exists():
+    if not (cell_dir / paths.LATENCY_JSON).exists():
         return CellOutcome(False, "locust wrote no latency.json; see locust.out")
-    if load.processes > 1:
-        found = len(worker_latency_files(cell_dir))
-        if found != load.processes:
-            return CellOutcome(False, f"{found} of {load.processes} Locust worker processes wrote their "
-                                      "latency-w<pid>.json; see locust.out and locust.log")
-    return CellOutcome(True, None)
+    files = paths.latency_paths(cell_dir)
+    try:
+        tokens = [read_json(p).get("run_token") for p in files]
+    except (RunDirError, AttributeError):
+        return CellOutcome(False, "a latency file of this cell is damaged; see locust.out")
+    strangers = sum(1 for t in tokens if t != token)
+    if strangers:
+        return CellOutcome(False, f"{strangers} latency file(s) came from Locust processes of another run; "
+                                  "the cell's numbers cannot be trusted")
+    workers = len(paths.worker_latency_paths(cell_dir))
+    if load.processes > 1 and workers != load.processes:
+        return CellOutcome(False, f"{workers} of {load.processes} Locust worker processes wrote their "
+                                  "latency-w<pid>.json; see locust.out and locust.log")
+    return None
+
+
+def _measured_outcome(cell_dir: Path) -> CellOutcome | None:
+    """A cell that measured nothing, or mostly failures, is failed: it must never read as a result."""
+    try:
+        latency, _ = read_latency(cell_dir)
+    except RunDirError as exc:
+        return CellOutcome(False, str(exc))
+    requests, failures = totals(latency)
+    if requests == 0:
+        return CellOutcome(False, "measured nothing: no request completed in the measured window "
+                                  f"(see {paths.LOCUST_LOG} and {paths.LOCUST_OUT})")
+    if failures >= MOSTLY_ERRORS * requests:
+        return CellOutcome(False, f"mostly errors: {failures} of {requests} requests failed "
+                                  f"({100 * failures / requests:.0f}%){first_failure(cell_dir)}")
+    return None
+
+
+def first_failure(cell_dir: Path) -> str:
+    """'; e.g. GET /json: HTTPError 500' from Locust's own failures CSV, or '' if there is none."""
+    try:
+        with open(cell_dir / f"{paths.LOCUST_CSV_PREFIX}_failures.csv", newline="") as f:
+            row = next(csv.DictReader(f), None)
+    except OSError:
+        return ""
+    if not row:
+        return ""
+    return f"; e.g. {row.get('Method', '')} {row.get('Name', '')}: {(row.get('Error') or '')[:120]}"

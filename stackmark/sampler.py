@@ -15,9 +15,8 @@ from pathlib import Path
 
 import psutil
 
-from stackmark.atomic import write_text
-
-COLUMNS = ["t", "server_cpu_s", "server_rss_bytes", "server_procs", "gen_cpu_s", "steal_s", "busy_s"]
+from runformat.atomic import write_text
+from runformat.records import SAMPLE_COLUMNS
 
 
 def tree_usage(pid: int | None) -> tuple[float, int, int]:
@@ -91,6 +90,6 @@ class Sampler:
     def write_csv(self, path: Path) -> None:
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(COLUMNS)
+        w.writerow(SAMPLE_COLUMNS)
         w.writerows(self.rows)
         write_text(path, buf.getvalue())

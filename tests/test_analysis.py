@@ -1,30 +1,37 @@
-"""analysis/ against the hand-checkable golden run folder tests/data/run-golden (see make_golden.py).
+"""analysis/ on the hand-checkable golden run tests/data/run-golden (see make_golden.py): one cell's
+numbers, the tidy frame, the flags, the repeats' statistics, the aggregate and the ranking.
 
 Expected numbers are worked out by hand from the golden files; the comments show the sums.
+Reading and refusing run folders: test_analysis_format.py; tables and report:
+test_analysis_report.py; the sweep: test_analysis_sweep.py; stalls: test_analysis_stall.py.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import math
-import re
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from analysis.errors import RunDirError
-from analysis.report import write_report
-from analysis.tidy import (AGG_COLUMNS, COLUMNS, INTERVAL_COLUMNS, SUMMARY_COLUMNS, FLAG_RULES, NOISY_INTERVAL_FRACTION, NOTE_NO_LEVEL, NOTE_NOT_REACHED,
-                           RANK_COLUMNS, SATURATION_COLUMNS, aggregate, bootstrap_median_interval,
-                           coefficient_of_variation, mean_from_hist, merge_hists, percentile_from_hist, ranking,
-                           saturation, steadiness, tidy_frame, write_summary)
-
-GOLDEN = Path(__file__).resolve().parent / "data" / "run-golden"
-ANALYSIS = Path(__file__).resolve().parents[1] / "analysis"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+from analysis.aggregate import aggregate, steadiness
+from analysis.columns import (
+    AGG_COLUMNS,
+    BASE_COLUMNS,
+    COLUMNS,
+    INTERVAL_COLUMNS,
+    RANK_COLUMNS,
+    STALL_COLUMNS,
+    SUMMARY_COLUMNS,
+)
+from analysis.flags import NOISY_INTERVAL_FRACTION
+from analysis.hist import mean_from_hist, percentile_from_hist
+from analysis.ranking import ranking
+from analysis.stats import bootstrap_median_interval, coefficient_of_variation
+from analysis.tidy import tidy_frame
+from golden_runs import CLEAN, GOLDEN, copy_run, row
+from runformat.latency import merge_hists
 
 
 @pytest.fixture(scope="module")
@@ -34,16 +41,7 @@ def df() -> pd.DataFrame:
 
 @pytest.fixture
 def run_copy(tmp_path: Path) -> Path:
-    """A writable copy of the golden run: tests never write into tests/data."""
-    dst = tmp_path / "run"
-    shutil.copytree(GOLDEN, dst)
-    return dst
-
-
-def row(df: pd.DataFrame, stack: str, repeat: int) -> pd.Series:
-    match = df[(df["stack"] == stack) & (df["repeat"] == repeat)]
-    assert len(match) == 1
-    return match.iloc[0]
+    return copy_run(GOLDEN, tmp_path)
 
 
 # -- histogram helpers --------------------------------------------------------
@@ -87,12 +85,12 @@ def test_mean_and_merge():
 # -- tidy_frame on the golden run ---------------------------------------------
 
 def test_columns_exact(df):
-    assert list(df.columns) == COLUMNS
+    assert list(df.columns) == COLUMNS == BASE_COLUMNS + STALL_COLUMNS
 
 
 def test_one_row_per_finished_cell_unfinished_absent(df):
     # fastapi r1 has phases.json and latency.json but no cell.json: unfinished, so absent.
-    assert sorted(zip(df["stack"], df["repeat"])) == [
+    assert sorted(zip(df["stack"], df["repeat"], strict=True)) == [
         ("django-asgi-uvicorn", 0),
         ("fastapi-hypercorn", 0), ("fastapi-hypercorn", 1), ("fastapi-hypercorn", 2),
         ("fastapi-uvicorn", 0),
@@ -148,49 +146,6 @@ def test_failed_cell_has_reason_and_nan_metrics(df):
     assert pd.isna(r.requests)
 
 
-# -- refusing folders -----------------------------------------------------------
-
-def test_newer_schema_version_is_refused(run_copy):
-    meta = json.loads((run_copy / "run.json").read_text())
-    meta["schema_version"] = 99
-    (run_copy / "run.json").write_text(json.dumps(meta))
-    with pytest.raises(RunDirError, match=r"schema_version 99 .*upgrade stackmark"):
-        tidy_frame(run_copy)
-
-
-def test_missing_schema_version_is_refused(run_copy):
-    meta = json.loads((run_copy / "run.json").read_text())
-    del meta["schema_version"]
-    (run_copy / "run.json").write_text(json.dumps(meta))
-    with pytest.raises(RunDirError, match="schema_version"):
-        tidy_frame(run_copy)
-
-
-def test_folder_without_run_json_is_refused(tmp_path):
-    with pytest.raises(RunDirError, match=r"not a stackmark run folder \(no run.json\)") as e:
-        tidy_frame(tmp_path)
-    assert "\n" not in str(e.value)
-
-
-def test_missing_folder_is_refused(tmp_path):
-    with pytest.raises(RunDirError, match="no such folder"):
-        tidy_frame(tmp_path / "nope")
-
-
-def test_run_without_finished_cells_is_refused(run_copy):
-    for cell_json in run_copy.glob("stacks/*/*/cell.json"):
-        cell_json.unlink()
-    with pytest.raises(RunDirError, match="no finished cells yet"):
-        tidy_frame(run_copy)
-
-
-def test_damaged_json_names_the_file(run_copy):
-    bad = run_copy / "stacks" / "fastapi-uvicorn" / "json-c8-r0" / "latency.json"
-    bad.write_text("{\"bucket_ms\": 0.01,")
-    with pytest.raises(RunDirError, match="latency.json: not valid JSON"):
-        tidy_frame(run_copy)
-
-
 def test_ok_cell_missing_optional_files_gives_nan(run_copy):
     cell = run_copy / "stacks" / "fastapi-uvicorn" / "json-c8-r0"
     (cell / "samples.csv").unlink()
@@ -199,36 +154,19 @@ def test_ok_cell_missing_optional_files_gives_nan(run_copy):
     assert math.isnan(r.cpu_us_per_req) and math.isnan(r.server_rss_mb) and math.isnan(r.generator_cpu_pct)
 
 
-# -- summary.csv and ranking ----------------------------------------------------
-
-def test_write_summary(run_copy):
-    path = write_summary(run_copy)
-    assert path == run_copy / "summary.csv"
-    back = pd.read_csv(path)
-    assert list(back.columns) == SUMMARY_COLUMNS == COLUMNS + INTERVAL_COLUMNS
-    assert len(back) == 11
-    assert not list(run_copy.glob(".summary*"))  # temp file replaced, not left behind
-    assert back.loc[back["stack"] == "fastapi-uvicorn", "requests"].item() == 12000
-    uwsgi = back[back["stack"] == "flask-uwsgi"].iloc[0]
-    assert bool(uwsgi["starved"]) is True and uwsgi["starved_users"] == 7
-    sync_ok = back[(back["stack"] == "flask-gunicorn-sync") & (back["repeat"] == 0)].iloc[0]
-    assert pd.isna(sync_ok["starved"])  # no "users" block: unknown, written as an empty field
-    agg = pd.read_csv(run_copy / "aggregate.csv")
-    assert list(agg.columns) == AGG_COLUMNS
-    assert len(agg) == 6  # one row per stack with an ok cell
-    assert agg.loc[agg["stack"] == "fastapi-hypercorn", "n"].item() == 3
-
-
 def test_new_columns_are_appended_after_the_old_ones():
+    """summary.csv: the first columns, then each addition at the end, so readers keep their positions."""
     old = ["stack", "framework", "server", "worker", "interface", "scenario", "endpoint", "concurrency", "repeat",
            "status", "reason", "requests", "errors", "error_pct", "duration_s", "rps", "mean_ms", "p50_ms",
            "p90_ms", "p99_ms", "p999_ms", "server_cpu_s", "cpu_us_per_req", "server_rss_mb", "generator_cpu_pct",
            "steal_pct"]
-    assert COLUMNS[: len(old)] == old
-    assert COLUMNS[len(old):] == ["generator_bound", "starved", "starved_users", "littles_ratio", "littles_off",
-                                  "bytes_per_req", "noisy",
-                                  "offered_rps", "missed", "late",  # open model, appended after the flags
-                                  "other_load_pct"]
+    assert SUMMARY_COLUMNS[: len(old)] == old
+    assert SUMMARY_COLUMNS[len(old):] == ["generator_bound", "starved", "starved_users", "littles_ratio",
+                                          "littles_off", "bytes_per_req", "noisy",
+                                          "offered_rps", "missed", "late",  # open model, appended after the flags
+                                          "other_load_pct",
+                                          *INTERVAL_COLUMNS,  # each group's 95% interval over its repeats
+                                          "max_gap_s", "stalled"]  # stall detection, last
 
 
 def test_ranking_order_rel_rps_and_flags(df):
@@ -242,8 +180,10 @@ def test_ranking_order_rel_rps_and_flags(df):
     assert list(rank["n"]) == [1, 3, 3, 1, 1, 1]
     # medians 4000, 2200, 2050, 1200, 800, 700 over the best, 4000
     assert list(rank["rel_rps"]) == pytest.approx([1.0, 0.55, 0.5125, 0.3, 0.2, 0.175])
-    # flask-uwsgi's golden samples have the machine busy beyond its server and Locust (59% other load): noisy
-    assert list(rank["flags"]) == ["generator-bound", "noisy", "", "", "starved,littles-off,noisy", "littles-off"]
+    # flask-uwsgi's golden samples have the machine busy beyond its server and Locust (59% other load): noisy;
+    # django-asgi-uvicorn stalled for 1.7 s: the most serious flag comes first
+    assert list(rank["flags"]) == ["generator-bound", "noisy", "", "", "starved,littles-off,noisy",
+                                   "stalled,littles-off"]
 
 
 def test_ranking_tie_with_next(df):
@@ -276,8 +216,7 @@ def test_ranking_of_only_failed_cells_is_empty(df):
 
 # -- flags: each fires on its deliberately bad cell, none on the clean one --------
 
-CLEAN = "fastapi-hypercorn"  # 3 steady repeats, all users served, Little holds, Locust at 50 %
-CELL_FLAGS = ["generator_bound", "starved", "littles_off", "noisy"]
+CELL_FLAGS = ["generator_bound", "starved", "littles_off", "noisy", "stalled"]
 
 
 def test_clean_cells_raise_no_flag(df):
@@ -322,7 +261,7 @@ def test_littles_off_fires_on_the_mismatch_cell_only(df):
     r = row(df, "django-asgi-uvicorn", 0)
     assert r.littles_ratio == pytest.approx(8 / 5.6)  # 700 req/s x 8.0 ms = 5.6 in flight for 8 users
     assert r.littles_off
-    assert not r.starved and r.starved_users == 0 and not r.generator_bound and not r.noisy
+    assert not r.starved and r.starved_users == 0 and not r.generator_bound and not r.noisy  # (it stalled too)
     assert not row(df, "flask-gunicorn-sync", 0).littles_off  # 8 / (1200 x 7.667 ms) = 0.87, inside [0.8, 1.25]
 
 
@@ -362,11 +301,12 @@ def test_failed_cell_flags_are_unknown(df):
 
 def test_old_latency_json_without_users_reads(df):
     r = row(df, "flask-gunicorn-sync", 0)  # the golden file has no "users" block
-    assert "users" not in json.loads((GOLDEN / "stacks" / "flask-gunicorn-sync" / "json-c8-r0" / "latency.json").read_text())
+    latency = GOLDEN / "stacks" / "flask-gunicorn-sync" / "json-c8-r0" / "latency.json"
+    assert "users" not in json.loads(latency.read_text())
     assert r.rps == 1200.0
     assert r.starved is pd.NA and r.starved_users is pd.NA
     assert r.littles_off == False  # noqa: E712  other flags still decided
-    assert "starved" not in ranking(df).set_index("stack").loc["flask-gunicorn-sync", "flags"]
+    assert "starved" not in str(ranking(df).set_index("stack").loc["flask-gunicorn-sync", "flags"])
 
 
 # -- repeats: intervals, spread, noisy ---------------------------------------------
@@ -415,7 +355,7 @@ def test_aggregate_medians_intervals_cv_and_noisy(df):
     single = agg.loc["fastapi-uvicorn"]
     assert single["n"] == 1
     for col in ("rps_lo", "rps_hi", "cpu_us_per_req_lo", "cpu_us_per_req_hi", "rps_cv", "cpu_cv"):
-        assert math.isnan(single[col]), col
+        assert pd.isna(single[col]), col
 
 
 def test_aggregate_keeps_the_worst_repeat(df):
@@ -426,249 +366,22 @@ def test_aggregate_keeps_the_worst_repeat(df):
 
 
 def test_steadiness(df):
-    st = steadiness(df)
-    assert st["groups"] == 2
-    assert st["rps_cv"] == pytest.approx((50 / 2050 + 700 / 2200) / 2)
-    assert st["cpu_cv"] < st["rps_cv"]
-    single = steadiness(df[df["stack"] == "fastapi-uvicorn"])
-    assert single["groups"] == 0 and math.isnan(single["rps_cv"])
+    st = steadiness(aggregate(df))
+    assert st.groups == 2
+    assert st.rps_cv == pytest.approx((50 / 2050 + 700 / 2200) / 2)
+    assert st.cpu_cv < st.rps_cv
+    single = steadiness(aggregate(df[df["stack"] == "fastapi-uvicorn"]))
+    assert single.groups == 0 and math.isnan(single.rps_cv)
 
-
-
-# -- report -------------------------------------------------------------------
-
-def test_write_report_self_contained(run_copy):
-    index = write_report(run_copy)
-    assert index == run_copy / "report" / "index.html"
-    html = index.read_text(encoding="utf-8")
-    for stack in ("fastapi-uvicorn", "flask-gunicorn-sync", "django-wsgi-uwsgi"):
-        assert stack in html
-    assert "20261122-194000" in html
-    assert len(re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+"', html)) == 4
-    assert not re.search(r'(src|href)\s*=\s*["\']?\s*https?://', html, re.I)
-    assert "<script" not in html.lower()
-    assert "server exited with code -9" in html  # failed cell and reason
-    assert "content-type" in html and "text/html; charset=utf-8" in html  # verify finding
-    assert "generator-bound" in html
-    assert "3f5c9e1d2b7a48c6e0f1a2b3c4d5e6f708192a3b" in html
-    for flag in FLAG_RULES:  # a legend line for every flag, with its threshold
-        assert f'<span class="flag">{flag}</span></th>' in html, flag
-    assert "Locust used 90% or more" in html and "[0.8, 1.25]" in html and "wider than 20%" in html
-    assert "1,500–2,900" in html  # the noisy stack's rps interval
-    assert "≈ next" in html
-    assert "1–3 repeats finished ok" in html
-    # steadiness: median CV over the 2 stacks with repeats, CPU/request 2.2 %, throughput 17.1 %
-    assert "2.2% for CPU per request and 17.1% for throughput" in html
-    assert (run_copy / "aggregate.csv").is_file()
-    for name in ("throughput.png", "latency.png", "cpu_per_request.png", "memory.png"):
-        assert (run_copy / "report" / name).read_bytes().startswith(PNG_MAGIC)
-    assert (run_copy / "summary.csv").is_file()
-
-
-def test_report_escapes_raw_text(run_copy):
-    stack_json = run_copy / "stacks" / "django-wsgi-uwsgi" / "stack.json"
-    spec = json.loads(stack_json.read_text())
-    spec["verify"]["findings"][0]["actual"] = "<script>alert(1)</script>"
-    stack_json.write_text(json.dumps(spec))
-    html = write_report(run_copy).read_text(encoding="utf-8")
-    assert "<script>" not in html and "&lt;script&gt;" in html
-
-
-def test_report_with_no_ok_cells_still_renders(run_copy):
-    for cell_json in run_copy.glob("stacks/*/*/cell.json"):
-        if json.loads(cell_json.read_text())["status"] == "ok":
-            cell_json.unlink()
-    html = write_report(run_copy).read_text(encoding="utf-8")
-    assert "nothing to rank" in html
-    assert html.count("data:image/png;base64,") == 4
-
-
-# -- the wall -----------------------------------------------------------------
-
-FORBIDDEN = {"stackmark", "servers", "scenarios", "apps", "subprocess", "psutil"}
-
-
-@pytest.mark.parametrize("path", sorted(ANALYSIS.glob("*.py")), ids=lambda p: p.name)
-def test_analysis_does_not_import_the_harness(path):
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            imported.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "__import__":
-            imported.add("__import__")
-    assert not imported & (FORBIDDEN | {"__import__", "importlib"}), f"{path.name} imports {imported & FORBIDDEN}"
-
-
-# -- run-sweep: multi-process cells, the open model, saturation -------------------------
-
-SWEEP = Path(__file__).resolve().parent / "data" / "run-sweep"
-
-
-@pytest.fixture(scope="module")
-def sweep_df() -> pd.DataFrame:
-    return tidy_frame(SWEEP)
-
-
-def cell_row(df: pd.DataFrame, stack: str, scenario: str, concurrency: int) -> pd.Series:
-    match = df[(df["stack"] == stack) & (df["scenario"] == scenario) & (df["concurrency"] == concurrency)]
-    assert len(match) == 1
-    return match.iloc[0]
-
-
-def test_multi_process_cell_merges_every_latency_file(sweep_df):
-    from analysis.load import load_cell
-
-    cell = load_cell(SWEEP / "stacks" / "fastapi-uvicorn" / "json-c32-r0")
-    assert cell.latency_files == 3  # the master's latency.json (no requests) + 2 workers
-    assert cell.latency["processes"] == 2
-    assert cell.latency["requests"]["/json"]["count"] == 14400  # 7000 + 7400
-    assert cell.latency["requests"]["/json"]["bytes"] == 14400 * 27
-    users = cell.latency["users"]
-    # 8 x 430, 8 x 445 (worker 101) and 8 x 460, 8 x 465 (worker 102): median of 32 = (445 + 460) / 2
-    assert (users["expected"], users["seen"], users["starved"]) == (32, 32, 0)
-    assert (users["min"], users["median"], users["max"]) == (430, 452.5, 465)
-    r = cell_row(sweep_df, "fastapi-uvicorn", "json", 32)
-    assert r.requests == 14400 and r.rps == 4800.0
-    assert r.p99_ms == 150.0  # merged {300: 14000, 15000: 400}: rank 14256 lies in the 150 ms bucket
-    assert r.p50_ms == 3.0
-    assert r.mean_ms == pytest.approx(10_200_000 / 14400 / 100)
-    assert r.starved == False and r.starved_users == 0  # noqa: E712
-    assert r.littles_ratio == pytest.approx(32 / (4800 * 10_200_000 / 14400 / 100 / 1000))
-
-
-def test_single_latency_file_is_read_as_it_is():
-    from analysis.load import load_cell, merge_latency
-
-    cell = load_cell(GOLDEN / "stacks" / "flask-gunicorn-sync" / "json-c8-r0")
-    assert cell.latency_files == 1
-    raw = json.loads((GOLDEN / "stacks" / "flask-gunicorn-sync" / "json-c8-r0" / "latency.json").read_text())
-    assert cell.latency == raw
-    assert merge_latency([raw]) is not None and merge_latency([]) is None
-
-
-def test_merge_latency_without_counts_keeps_exact_sums_only():
-    from analysis.load import merge_latency
-
-    a = {"requests": {"/json": {"count": 10, "failures": 1, "hist": {"100": 10}}},
-         "users": {"expected": 4, "seen": 2, "starved": 1, "min": 0, "median": 5, "max": 10}}
-    b = {"requests": {"/json": {"count": 6, "failures": 0, "hist": {"100": 2, "200": 4}}},
-         "users": {"expected": 4, "seen": 2, "starved": 0, "min": 3, "median": 3, "max": 3}}
-    m = merge_latency([a, b])
-    assert m["requests"]["/json"] == {"count": 16, "failures": 1, "hist": {"100": 12, "200": 4}}
-    assert "bytes" not in m["requests"]["/json"]  # neither part had bytes: still unknown
-    assert m["users"] == {"expected": 4, "seen": 4, "starved": 1, "min": 0, "median": None, "max": 10}
-
-
-def test_open_model_columns(sweep_df):
-    r = cell_row(sweep_df, "fastapi-uvicorn", "open-json", 64)
-    assert (r.offered_rps, r.missed, r.late) == (500.0, 10, 4)
-    assert r.requests == 1488 and r.rps == 496.0
-    # concurrency is a cap on requests in flight, not users: Little's law has nothing to check
-    assert math.isnan(r.littles_ratio) and r.littles_off is pd.NA
-    assert r.starved == False  # noqa: E712  the one sending user completed requests
-    closed = cell_row(sweep_df, "fastapi-uvicorn", "json", 8)
-    assert math.isnan(closed.offered_rps) and closed.missed is pd.NA and closed.late is pd.NA
-    agg = aggregate(sweep_df)
-    assert list(agg.columns[-4:]) == ["offered_rps", "missed", "late", "other_load_pct"]
-    open_agg = agg[(agg["scenario"] == "open-json") & (agg["concurrency"] == 128)].iloc[0]
-    assert (open_agg["offered_rps"], open_agg["missed"], open_agg["late"]) == (500.0, 0.0, 0.0)
-
-
-def test_old_golden_has_no_open_numbers(df):
-    assert df["offered_rps"].isna().all() and df["missed"].isna().all() and df["late"].isna().all()
-
-
-def test_saturation_on_the_sweep(sweep_df):
-    sat = saturation(sweep_df).set_index("stack")
-    assert list(saturation(sweep_df).columns) == SATURATION_COLUMNS
-    assert list(sat.index) == ["django-asgi-uvicorn", "fastapi-uvicorn", "flask-gunicorn-gthread",
-                               "flask-gunicorn-sync"]  # open-json (a cap on in-flight, not users) left out
-    assert set(sat["scenario"]) == {"json"} and (sat["levels"] == 3).all() and (sat["max_tested"] == 32).all()
-    # p99 2.5 / 5 / 150 ms: c32 breaks the 100 ms SLO, c16 (4500) beats c8 (3000); Locust was the limit there
-    fast = sat.loc["fastapi-uvicorn"]
-    assert (fast["concurrency"], fast["rps"], fast["p99_ms"]) == (16, 4500.0, 5.0)
-    assert fast["flags"] == "generator-bound" and fast["note"] == ""
-    # c32 has the most req/s within the SLO but 2 % errors
-    gthread = sat.loc["flask-gunicorn-gthread"]
-    assert (gthread["concurrency"], gthread["rps"], gthread["p99_ms"]) == (16, 1600.0, 60.0)
-    assert gthread["note"] == ""
-    # still climbing at the highest level tested
-    sync = sat.loc["flask-gunicorn-sync"]
-    assert (sync["concurrency"], sync["rps"], sync["p99_ms"], sync["error_pct"]) == (32, 1800.0, 80.0, 0.5)
-    assert sync["note"] == NOTE_NOT_REACHED
-    # p99 120 / 250 / 400 ms: nothing within 100 ms
-    django = sat.loc["django-asgi-uvicorn"]
-    assert django["concurrency"] is pd.NA and math.isnan(django["rps"]) and django["note"] == NOTE_NO_LEVEL
-
-
-def test_saturation_thresholds_are_parameters(sweep_df):
-    sat = saturation(sweep_df, slo_p99_ms=200.0, max_error_pct=5.0).set_index("stack")
-    assert (sat.loc["fastapi-uvicorn", "concurrency"], sat.loc["fastapi-uvicorn", "rps"]) == (32, 4800.0)
-    assert sat.loc["fastapi-uvicorn", "note"] == NOTE_NOT_REACHED
-    assert (sat.loc["flask-gunicorn-gthread", "concurrency"], sat.loc["flask-gunicorn-gthread", "rps"]) == (32, 1700.0)
-    assert sat.loc["django-asgi-uvicorn", "concurrency"] == 8  # 120 ms <= 200 ms; 250 and 400 are not
-    assert (sat["slo_p99_ms"] == 200.0).all() and (sat["max_error_pct"] == 5.0).all()
-
-
-def test_saturation_uses_medians_over_repeats(sweep_df):
-    extra = cell_row(sweep_df, "fastapi-uvicorn", "json", 8).copy()
-    extra["repeat"], extra["rps"] = 1, 6000.0
-    third = extra.copy()
-    third["repeat"], third["rps"] = 2, 6200.0
-    sat = saturation(pd.concat([sweep_df, extra.to_frame().T, third.to_frame().T], ignore_index=True))
-    fast = sat.set_index("stack").loc["fastapi-uvicorn"]
-    assert (fast["concurrency"], fast["rps"]) == (8, 6000.0)  # median of 3000, 6000, 6200 beats c16's 4500
-
-
-def test_no_sweep_no_saturation(df, run_copy):
-    assert saturation(df).empty  # the golden run has one concurrency level
-    write_summary(run_copy)
-    assert not (run_copy / "saturation.csv").exists()
-
-
-def test_sweep_report_has_saturation_table_and_chart(tmp_path):
-    run = tmp_path / "run"
-    shutil.copytree(SWEEP, run)
-    html = write_report(run).read_text(encoding="utf-8")
-    back = pd.read_csv(run / "saturation.csv")
-    assert list(back.columns) == SATURATION_COLUMNS and len(back) == 4
-    assert (run / "report" / "sweep.png").read_bytes().startswith(PNG_MAGIC)
-    assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 5
-    assert "Saturation (concurrency sweep)" in html and NOTE_NOT_REACHED in html and NOTE_NO_LEVEL in html
-    assert "Open model (fixed arrival rate)" in html and "≤64 in flight" in html
-    summary = pd.read_csv(run / "summary.csv")
-    assert list(summary.columns) == SUMMARY_COLUMNS
-    open_rows = summary[summary["scenario"] == "open-json"]
-    assert list(open_rows["missed"]) == [10, 0] and list(open_rows["offered_rps"]) == [500.0, 500.0]
-
-
-def test_summary_rows_carry_their_groups_interval(run_copy):
-    """Every repeat row of a group shows the same 95% interval as aggregate.csv; one-repeat groups have none."""
-    back = pd.read_csv(write_summary(run_copy))
-    agg = aggregate(tidy_frame(run_copy))
-    multi = agg[agg["n"] >= 2].iloc[0]
-    rows = back[(back["stack"] == multi["stack"]) & (back["scenario"] == multi["scenario"])
-                & (back["concurrency"] == multi["concurrency"])]
-    assert len(rows) >= 2
-    for col in INTERVAL_COLUMNS:
-        assert rows[col].nunique() == 1 and rows[col].iloc[0] == pytest.approx(multi[col])
-    single = agg[agg["n"] == 1].iloc[0]
-    row = back[(back["stack"] == single["stack"]) & (back["scenario"] == single["scenario"])].iloc[0]
-    assert math.isnan(row["rps_lo"]) and math.isnan(row["cpu_us_per_req_hi"])
 
 
 def test_a_busy_machine_flags_the_cell_noisy(run_copy):
     """Other processes using the machine's CPU during the window make the cell noisy, a quiet one is not."""
-    clean = tidy_frame(run_copy)
-    row = clean[(clean["stack"] == "fastapi-hypercorn") & (clean["repeat"] == 0)].iloc[0]
-    assert row["other_load_pct"] < 25 and row["noisy"] is not True
+    quiet = row(tidy_frame(run_copy), CLEAN, 0)
+    assert quiet["other_load_pct"] < 25 and quiet["noisy"] is not True
     samples_path = next((run_copy / "stacks" / "fastapi-hypercorn").glob("*-r0/samples.csv"))
     samples = pd.read_csv(samples_path)
     samples["busy_s"] = samples["busy_s"] + (samples["t"] - samples["t"].iloc[0]) * 1.5  # 1.5 more CPUs busy
     samples.to_csv(samples_path, index=False)
-    busy = tidy_frame(run_copy)
-    row = busy[(busy["stack"] == "fastapi-hypercorn") & (busy["repeat"] == 0)].iloc[0]
-    assert row["other_load_pct"] >= 25 and bool(row["noisy"]) is True
+    busy = row(tidy_frame(run_copy), CLEAN, 0)
+    assert busy["other_load_pct"] >= 25 and bool(busy["noisy"]) is True

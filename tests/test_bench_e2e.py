@@ -11,6 +11,8 @@ import pandas as pd
 import psutil
 import pytest
 
+from runformat import SCHEMA_VERSION
+
 pytestmark = pytest.mark.integration
 
 SUMMARY_COLUMNS = [
@@ -20,7 +22,8 @@ SUMMARY_COLUMNS = [
 
 
 @pytest.fixture(scope="module")
-def bench_run(tmp_path_factory: pytest.TempPathFactory, stackmark_cmd: list[str]) -> tuple[subprocess.CompletedProcess[str], Path]:
+def bench_run(tmp_path_factory: pytest.TempPathFactory,
+              stackmark_cmd: list[str]) -> tuple[subprocess.CompletedProcess[str], Path]:
     out = tmp_path_factory.mktemp("results")
     r = subprocess.run(
         [*stackmark_cmd, "bench", "--stacks", "fastapi-uvicorn", "flask-gunicorn-sync",
@@ -43,7 +46,7 @@ def test_bench_exits_zero_and_prints_where_the_report_is(bench_run) -> None:
 def test_raw_results_have_full_metadata(bench_run) -> None:
     _, run_dir = bench_run
     meta = json.loads((run_dir / "run.json").read_text())
-    assert meta["schema_version"] == 1
+    assert meta["schema_version"] == SCHEMA_VERSION == 2
     assert meta["finished_at"] is not None
     assert meta["packages"]["locust"] and meta["packages"]["uvicorn"] and meta["packages"]["flask"]
     assert meta["host"]["cpu_count"] >= 1 and meta["host"]["cpu_model"]

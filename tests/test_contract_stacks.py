@@ -22,6 +22,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,14 +115,16 @@ def _check(stack_id: str, url: str, log_dir: Path) -> Outcome:
 def _selected(request: pytest.FixtureRequest, test_name: str) -> list[str]:
     """Stack ids of this module's collected tests named ``test_name`` (respects -k)."""
     ids = []
-    for item in request.session.items:
+    items: list[Any] = request.session.items  # pytest.Function has module, originalname and callspec
+    for item in items:
         if item.module is request.module and item.originalname == test_name:
             ids.append(item.callspec.params["stack_id"])
     return ids
 
 
 @pytest.fixture(scope="module")
-def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Outcome]:
+def outcomes(request: pytest.FixtureRequest,
+             tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Outcome]:
     """Run every selected stack once; keyed by (database kind, stack id)."""
     base = tmp_path_factory.mktemp("contract-stacks")
     sqlite_ids = _selected(request, "test_stack_meets_contract_on_sqlite")

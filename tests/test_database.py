@@ -319,9 +319,8 @@ def test_pg_server_skips_without_binaries(monkeypatch: pytest.MonkeyPatch, tmp_p
 
     monkeypatch.setenv("STACKMARK_PG_BINDIR", str(tmp_path))  # no initdb there
     monkeypatch.delenv("STACKMARK_REQUIRE_POSTGRES", raising=False)
-    with pytest.raises(pytest.skip.Exception, match="setup-postgres.sh"):
-        with postgres_server():
-            pass
+    with pytest.raises(pytest.skip.Exception, match="setup-postgres.sh"), postgres_server():
+        pass
 
 
 def test_pg_server_failed_start_shows_the_log_and_cleans_up() -> None:
@@ -334,8 +333,7 @@ def test_pg_server_failed_start_shows_the_log_and_cleans_up() -> None:
         pytest.skip("no PostgreSQL server binaries; run scripts/setup-postgres.sh")
     pattern = os.path.join(tempfile.gettempdir(), "stackmark-pg-*")
     before = set(glob.glob(pattern))
-    with pytest.raises(PostgresUnavailable) as exc:
-        with postgres_server(settings={"shared_buffers": "lots"}):
-            pass
+    with pytest.raises(PostgresUnavailable) as exc, postgres_server(settings={"shared_buffers": "lots"}):
+        pass
     assert 'invalid value for parameter "shared_buffers"' in str(exc.value)
     assert set(glob.glob(pattern)) == before

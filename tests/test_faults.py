@@ -11,41 +11,19 @@ from pathlib import Path
 import psutil
 import pytest
 
+from procs import cmdline, descendants, wait_for
+
 pytestmark = pytest.mark.integration
 
 SHORT = ["--scenario", "json", "--concurrency", "4", "--warmup", "0", "--primer", "0.5"]
 
 
-def _descendants(pid: int) -> list[psutil.Process]:
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.Error:
-        return []
-
-
-def _wait_for(pred, timeout: float = 60.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
-def _cmd(p: psutil.Process) -> str:
-    try:
-        return " ".join(p.cmdline())
-    except psutil.Error:
-        return ""
-
-
 def _locust_running_against(bench: subprocess.Popen[str], server_word: str) -> psutil.Process | None:
     """The server process (tree root) once Locust is loading it."""
-    procs = _descendants(bench.pid)
-    if not any("locust" in _cmd(p) for p in procs):
+    procs = descendants(bench.pid)
+    if not any("locust" in cmdline(p) for p in procs):
         return None
-    roots = [p for p in procs if server_word in _cmd(p) and p.ppid() == bench.pid]
+    roots = [p for p in procs if server_word in cmdline(p) and p.ppid() == bench.pid]
     return roots[0] if roots else None
 
 
@@ -58,7 +36,7 @@ def test_killed_worker_fails_the_cell_keeps_the_rest_and_resume_redoes_only_it(
         tmp_path: Path, stackmark_cmd: list[str]) -> None:
     bench = _run_bench(stackmark_cmd, tmp_path, "flask-gunicorn-sync", "fastapi-uvicorn")
     try:
-        master = _wait_for(lambda: _locust_running_against(bench, "gunicorn"))
+        master = wait_for(lambda: _locust_running_against(bench, "gunicorn"))
         time.sleep(2.0)  # inside the measured window
         workers = master.children()
         assert workers, "gunicorn has no worker"
@@ -91,7 +69,7 @@ def test_killed_worker_fails_the_cell_keeps_the_rest_and_resume_redoes_only_it(
 def test_killed_master_is_a_failed_cell_with_log_tail(tmp_path: Path, stackmark_cmd: list[str]) -> None:
     bench = _run_bench(stackmark_cmd, tmp_path, "fastapi-uvicorn")
     try:
-        server = _wait_for(lambda: _locust_running_against(bench, "uvicorn"))
+        server = wait_for(lambda: _locust_running_against(bench, "uvicorn"))
         time.sleep(2.0)
         tree = [server, *server.children(recursive=True)]
         server.send_signal(signal.SIGKILL)
@@ -111,13 +89,13 @@ def test_killed_master_is_a_failed_cell_with_log_tail(tmp_path: Path, stackmark_
 def test_sigterm_stops_everything_within_5_s_and_resume_finishes(tmp_path: Path, stackmark_cmd: list[str]) -> None:
     bench = _run_bench(stackmark_cmd, tmp_path, "flask-gunicorn-gthread", "fastapi-uvicorn", duration="30")
     try:
-        _wait_for(lambda: _locust_running_against(bench, "gunicorn"))
-        children = _descendants(bench.pid)
+        wait_for(lambda: _locust_running_against(bench, "gunicorn"))
+        children = descendants(bench.pid)
         t0 = time.monotonic()
         bench.send_signal(signal.SIGTERM)
         bench.communicate(timeout=20)
         _, alive = psutil.wait_procs(children, timeout=max(0.1, 5 - (time.monotonic() - t0)))
-        assert not alive, [_cmd(p) for p in alive]
+        assert not alive, [cmdline(p) for p in alive]
         assert time.monotonic() - t0 < 5
     finally:
         if bench.poll() is None:

@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from analysis.tidy import ranking, tidy_frame
+from analysis.analyze import analyze
 from scenarios.catalog import load_scenarios
 from servers.launcher import launch
 from servers.matrix import Stack, load_matrix
+from stackmark.bench import new_run
 from stackmark.loadgen import LoadSettings, run_cell
-from stackmark.rundir import RunDir
+from stackmark.plan import BenchPlan
 
 pytestmark = pytest.mark.integration
 
@@ -37,16 +36,10 @@ def measure_one_cell(out: Path, stack: Stack, two_cpus: bool) -> tuple[pd.Series
     server_cpus, loadgen_cpus = ([1], [0]) if two_cpus else ([], [])
     load = LoadSettings(concurrency=USERS, duration_s=2, warmup_s=1, primer_s=0.5, cpus=loadgen_cpus)
     scenario = load_scenarios()["json"]
-    run = RunDir.create(out, {
-        "started_at": time.time(),
-        "git": {"sha": None, "dirty": None},
-        "host": {"cpu_count": os.cpu_count()},
-        "settings": {"scenarios": [scenario.name], "concurrency": [USERS], "duration_s": load.duration_s,
-                     "warmup_s": load.warmup_s, "primer_s": load.primer_s, "repeat": 1,
-                     "server_cpus": server_cpus, "loadgen_cpus": loadgen_cpus, "workers": [stack.workers]},
-        "stacks": [stack.id],
-    })
-    record: dict[str, Any] = {"stack": stack.id, **{k: v for k, v in stack.to_dict().items() if k != "id"},
+    plan = BenchPlan([stack], [scenario], [USERS], load.duration_s, load.warmup_s, load.primer_s, 1,
+                     server_cpus, loadgen_cpus)
+    run = new_run(plan, out)  # the run folder exactly as `stackmark bench` starts it
+    record: Any = {"stack": stack.id, **{k: v for k, v in stack.to_dict().items() if k != "id"},
                               "cpus": server_cpus}
     cell_dir = run.cell_dir(stack.id, scenario.name, USERS, 0)
     with launch(stack, run.stack_dir(stack.id) / "server.log", cpus=server_cpus) as server:
@@ -63,7 +56,7 @@ def measure_one_cell(out: Path, stack: Stack, two_cpus: bool) -> tuple[pd.Series
         })
     run.finish()
     assert outcome.ok, f"{outcome.reason}\n{(cell_dir / 'locust.out').read_text(errors='replace')[-2000:]}"
-    df = tidy_frame(run.path)
+    df = analyze(run.path).frame
     assert len(df) == 1
     latency = json.loads((cell_dir / "latency.json").read_text())
     return df.iloc[0], latency, run.path
@@ -86,7 +79,7 @@ def test_http11_socket_single_process_is_flagged_starved(tmp_path: Path, uwsgi: 
     assert users["starved"] >= 1 and users["min"] == 0
     assert row.starved == True  # noqa: E712  (pandas' boolean scalar)
     assert row.starved_users == users["starved"] + max(0, users["expected"] - users["seen"])
-    assert "starved" in ranking(tidy_frame(run_dir)).iloc[0]["flags"].split(",")
+    assert "starved" in analyze(run_dir).ranking.iloc[0]["flags"].split(",")
 
 
 def test_http_socket_is_not_starved(tmp_path: Path, uwsgi: Stack, two_cpus: bool) -> None:

@@ -54,19 +54,17 @@ def test_stack_starts_meets_contract_and_is_torn_down(stack_id: str, tmp_path: P
 
 def test_teardown_happens_when_the_body_raises(tmp_path: Path) -> None:
     stack = load_matrix().stacks["flask-gunicorn-sync"]
-    with pytest.raises(RuntimeError, match="boom"):
-        with launch(stack, tmp_path / "server.log") as server:
-            procs = _tree(server.pid)
-            assert len(procs) >= 2  # gunicorn master + worker
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), launch(stack, tmp_path / "server.log") as server:
+        procs = _tree(server.pid)
+        assert len(procs) >= 2  # gunicorn master + worker
+        raise RuntimeError("boom")
     assert _all_gone(procs)
 
 
 def test_import_error_in_app_is_a_one_line_reason_with_log_tail(tmp_path: Path) -> None:
     stack = dataclasses.replace(load_matrix().stacks["fastapi-uvicorn"], target="apps.no_such_app:app")
-    with pytest.raises(LaunchError) as info:
-        with launch(stack, tmp_path / "server.log", ready_timeout_s=15):
-            pass
+    with pytest.raises(LaunchError) as info, launch(stack, tmp_path / "server.log", ready_timeout_s=15):
+        pass
     assert "\n" not in info.value.reason
     assert "exited" in info.value.reason
     assert "no_such_app" in info.value.log_tail
@@ -78,9 +76,8 @@ def test_taken_port_is_reported_clearly(tmp_path: Path) -> None:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        with pytest.raises(LaunchError, match="already in use"):
-            with launch(stack, tmp_path / "server.log", port=port):
-                pass
+        with pytest.raises(LaunchError, match="already in use"), launch(stack, tmp_path / "server.log", port=port):
+            pass
 
 
 def test_never_binds_beyond_loopback(tmp_path: Path) -> None:

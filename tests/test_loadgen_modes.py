@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,12 +18,14 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from analysis.tidy import tidy_frame
+from analysis.analyze import analyze
+from runformat.paths import worker_latency_paths as worker_latency_files
 from scenarios.catalog import Scenario, load_scenarios
 from servers.launcher import launch
 from servers.matrix import Stack, load_matrix
-from stackmark.loadgen import LoadSettings, locust_command, run_cell, worker_latency_files
-from stackmark.rundir import RunDir
+from stackmark.bench import new_run
+from stackmark.loadgen import LoadSettings, locust_command, run_cell
+from stackmark.plan import BenchPlan
 
 STACK = "fastapi-uvicorn"
 DURATION_S, WARMUP_S, PRIMER_S = 2.0, 1.0, 0.5
@@ -81,17 +81,14 @@ def measure(out: Path, server: Any, scenario: Scenario, concurrency: int, proces
     loadgen_cpus = [0] if two_cpus else []
     load = LoadSettings(concurrency=concurrency, duration_s=DURATION_S, warmup_s=WARMUP_S, primer_s=PRIMER_S,
                         cpus=loadgen_cpus, processes=processes)
-    run = RunDir.create(out, {
-        "started_at": time.time(), "git": {"sha": None, "dirty": None}, "host": {"cpu_count": os.cpu_count()},
-        "settings": {"scenarios": [scenario.name], "concurrency": [concurrency], "duration_s": DURATION_S,
-                     "warmup_s": WARMUP_S, "primer_s": PRIMER_S, "repeat": 1, "server_cpus": [1] if two_cpus else [],
-                     "loadgen_cpus": loadgen_cpus, "workers": [stack.workers]},
-        "stacks": [stack.id],
-    })
-    run.write_stack(stack.id, {"stack": stack.id, **{k: v for k, v in stack.to_dict().items() if k != "id"},
-                               "command": server.command, "port": server.port,
-                               "start": {"status": "ok", "ready_s": 0.0, "reason": None},
-                               "verify": {"status": "ok", "findings": []}})
+    plan = BenchPlan([stack], [scenario], [concurrency], DURATION_S, WARMUP_S, PRIMER_S, 1,
+                     [1] if two_cpus else [], loadgen_cpus, loadgen_processes=processes)
+    run = new_run(plan, out)  # the run folder exactly as `stackmark bench` starts it
+    record: Any = {"stack": stack.id, **{k: v for k, v in stack.to_dict().items() if k != "id"},
+                   "command": server.command, "port": server.port,
+                   "start": {"status": "ok", "ready_s": 0.0, "reason": None},
+                   "verify": {"status": "ok", "findings": []}}
+    run.write_stack(stack.id, record)
     cell_dir = run.cell_dir(stack.id, scenario.name, concurrency, 0)
     outcome = run_cell(server, scenario, load, cell_dir)
     run.write_cell(cell_dir, {
@@ -101,7 +98,7 @@ def measure(out: Path, server: Any, scenario: Scenario, concurrency: int, proces
     })
     run.finish()
     assert outcome.ok, f"{outcome.reason}\n{(cell_dir / 'locust.out').read_text(errors='replace')[-3000:]}"
-    df = tidy_frame(run.path)
+    df = analyze(run.path).frame
     assert len(df) == 1 and df.iloc[0]["status"] == "ok"
     return df.iloc[0], cell_dir
 

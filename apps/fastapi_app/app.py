@@ -120,9 +120,8 @@ async def write_worlds(conn: Any, params: list[tuple[int, int]]) -> None:
         await conn.executemany(UPDATE_WORLD, params)
         await conn.execute("COMMIT")
     else:
-        async with conn.transaction():
-            async with conn.cursor() as cur:
-                await cur.executemany(UPDATE_WORLD, params)
+        async with conn.transaction(), conn.cursor() as cur:
+            await cur.executemany(UPDATE_WORLD, params)
 
 
 @asynccontextmanager

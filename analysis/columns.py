@@ -1,0 +1,65 @@
+"""The columns of every table analysis writes, in their order on disk.
+
+One place, because summary.csv, aggregate.csv and saturation.csv are read by
+people and scripts by position as well as by name: a new column is appended
+at the end, never inserted, so older readers keep their positions.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+Row = dict[str, Any]  # one row being built, column -> value
+Record = Mapping[Any, Any]  # one row read back from a frame (DataFrame.to_dict("records") keys are Hashable)
+
+# The tidy frame and summary.csv, as first written, then what was appended over time.
+BASE_COLUMNS = [
+    "stack", "framework", "server", "worker", "interface",
+    "scenario", "endpoint", "concurrency", "repeat", "status", "reason",
+    "requests", "errors", "error_pct", "duration_s", "rps",
+    "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms",
+    "server_cpu_s", "cpu_us_per_req", "server_rss_mb", "generator_cpu_pct", "steal_pct",
+    # appended later:
+    "generator_bound", "starved", "starved_users", "littles_ratio", "littles_off", "bytes_per_req", "noisy",
+    # open model (latency.json "open"; NaN for closed-model cells):
+    "offered_rps", "missed", "late",
+    # CPU used by everything else on the machine (not the server, not Locust), share of all its CPU time:
+    "other_load_pct",
+]
+# the 95% interval of each cell's group over its repeats (the same on every repeat row; NaN with one repeat)
+INTERVAL_COLUMNS = ["rps_lo", "rps_hi", "cpu_us_per_req_lo", "cpu_us_per_req_hi"]
+# stall detection from latency.json's "timeline" (NaN / <NA> without one): appended after the intervals
+STALL_COLUMNS = ["max_gap_s", "stalled"]
+
+COLUMNS = BASE_COLUMNS + STALL_COLUMNS  # the tidy frame: one row per finished cell
+SUMMARY_COLUMNS = BASE_COLUMNS + INTERVAL_COLUMNS + STALL_COLUMNS  # summary.csv
+
+METRICS = COLUMNS[COLUMNS.index("requests"):]  # what a cell's files say; empty for a failed cell
+INT_COLUMNS = ["concurrency", "repeat", "requests", "errors", "starved_users", "missed", "late"]
+TEXT_COLUMNS = ["stack", "framework", "server", "worker", "interface", "scenario", "endpoint", "status", "reason"]
+# Per-cell flags: nullable booleans, <NA> (empty in the CSV) when the inputs to decide them are missing.
+FLAG_COLUMNS = ["generator_bound", "starved", "littles_off", "noisy", "stalled"]
+NUMBER_METRICS = [m for m in METRICS if m not in FLAG_COLUMNS]
+
+# aggregate.csv: one row per KEYS over the repeats that finished ok
+KEYS = ["stack", "scenario", "endpoint", "concurrency"]
+SPEC_COLUMNS = ["framework", "server", "worker", "interface"]
+LATER_MEDIANS = ["offered_rps", "missed", "late", "other_load_pct"]  # medians appended after the flags
+MEDIAN_COLUMNS = [m for m in NUMBER_METRICS if m not in STALL_COLUMNS]  # every number's median over repeats
+WORST_COLUMNS = ["generator_cpu_pct", "error_pct", "steal_pct", "starved_users"]  # also kept as *_max
+ANY_REPEAT_FLAGS = ["generator_bound", "starved", "littles_off", "stalled"]  # true if any repeat raised it
+AGG_COLUMNS = (
+    KEYS + SPEC_COLUMNS + ["n"] + [m for m in MEDIAN_COLUMNS if m not in LATER_MEDIANS]
+    + INTERVAL_COLUMNS + ["rps_cv", "cpu_cv"] + [f"{c}_max" for c in WORST_COLUMNS]
+    + ["generator_bound", "starved", "littles_off", "noisy"]
+    + LATER_MEDIANS
+    + ["stalled", "max_gap_s_max"]  # appended with stall detection
+)
+AGG_FLAG_COLUMNS = [c for c in AGG_COLUMNS if c in FLAG_COLUMNS]
+
+RANK_COLUMNS = ["scenario", "concurrency", "rank", "stack", "rps", "rel_rps", "p99_ms",
+                "cpu_us_per_req", "server_rss_mb", "generator_cpu_pct", "flags",
+                "n", "rps_lo", "rps_hi", "cpu_us_per_req_lo", "cpu_us_per_req_hi", "tie_with_next"]
+
+SATURATION_COLUMNS = ["stack", "scenario", "endpoint", "levels", "max_tested", "concurrency", "rps", "p99_ms",
+                      "error_pct", "flags", "note", "slo_p99_ms", "max_error_pct"]

@@ -1,0 +1,121 @@
+"""latency.json: the histogram of the measured window, per-user counts, and merging several of them.
+
+Written by the Locust plugin (one file per process: latency.json, and
+latency-w<pid>.json per worker of a multi-process cell); merged here for every
+reader, so a multi-process cell (on one machine or several) reads as one.
+"""
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
+
+from runformat.records import LatencyFile, OpenBlock, RequestStats, Timeline, UsersBlock
+
+BUCKETS_PER_MS = 100  # 10 microsecond buckets: key = int(response_time_ms * 100)
+BUCKET_MS = 1 / BUCKETS_PER_MS
+TIMELINE_SLOT_S = 0.1  # completions are counted per slot of this length, to find stalls
+
+
+def user_summary(expected: int | None, counts: Sequence[int]) -> UsersBlock:
+    """The "users" block from per-user completed-request counts; `counts` kept sorted so blocks merge exactly."""
+    ordered = sorted(int(c) for c in counts)
+    return {
+        "expected": expected,
+        "seen": len(ordered),
+        "starved": sum(1 for c in ordered if c == 0),
+        "min": ordered[0] if ordered else None,
+        "median": statistics.median(ordered) if ordered else None,
+        "max": ordered[-1] if ordered else None,
+        "counts": ordered,
+    }
+
+
+def merge_users(blocks: Sequence[UsersBlock]) -> UsersBlock:
+    """Per-user accounting over several processes: exact when every block carries its `counts`."""
+    expected = max((e for b in blocks if (e := b.get("expected")) is not None), default=None)
+    if all(isinstance(b.get("counts"), list) for b in blocks):
+        return user_summary(expected, [c for b in blocks for c in b.get("counts", [])])
+    # some block without counts (an older file): sums are exact, the median is not knowable
+    seen = [b for b in blocks if b.get("seen")]
+    mins = [m for b in seen if (m := b.get("min")) is not None]
+    maxes = [m for b in seen if (m := b.get("max")) is not None]
+    return {"expected": expected, "seen": sum(int(b.get("seen") or 0) for b in blocks),
+            "starved": sum(int(b.get("starved") or 0) for b in blocks),
+            "min": min(mins, default=None), "median": seen[0].get("median") if len(seen) == 1 else None,
+            "max": max(maxes, default=None)}
+
+
+def merge_hists(hists: Iterable[Mapping[Any, Any]]) -> dict[int, int]:
+    """Add histograms bucket by bucket (JSON keys are strings; buckets are ints)."""
+    merged: dict[int, int] = {}
+    for hist in hists:
+        for key, count in hist.items():
+            k = int(key)
+            merged[k] = merged.get(k, 0) + int(count)
+    return merged
+
+
+def _merge_requests(parts: Sequence[LatencyFile]) -> dict[str, RequestStats]:
+    requests: dict[str, RequestStats] = {}
+    for part in parts:
+        for name, r in (part.get("requests") or {}).items():
+            into = requests.setdefault(name, {"count": 0, "failures": 0, "hist": {}})
+            into["count"] += int(r.get("count", 0))
+            into["failures"] += int(r.get("failures", 0))
+            if "bytes" in r:
+                into["bytes"] = into.get("bytes", 0) + int(r["bytes"])
+            merged = merge_hists([into["hist"], r.get("hist") or {}])
+            into["hist"] = {str(k): v for k, v in merged.items()}
+    return requests
+
+
+def _merge_timelines(blocks: Sequence[Timeline]) -> Timeline:
+    slot = blocks[0]["slot_s"]
+    length = max(len(b["completed"]) for b in blocks)
+    return {"slot_s": slot, "completed": [sum(b["completed"][i] for b in blocks if i < len(b["completed"]))
+                                          for i in range(length)]}
+
+
+def merge_latency(parts: Sequence[LatencyFile]) -> LatencyFile | None:
+    """One latency record from the latency files of one cell (latency.json first, if present).
+
+    A single file comes back as it is. Several (a multi-process cell): histograms, counts, failures,
+    bytes and timelines add; `users` merge from the per-user `counts` (expected = the configured total
+    every file carries); `open` blocks add sent/missed/late and keep offered_rate (the total rate,
+    the same in every file); bucket_ms, window, processes and run_token come from the first file
+    that has them (all processes share the master's window).
+    """
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    merged: dict[str, Any] = {}
+    for key in ("bucket_ms", "window", "processes", "run_token"):
+        value = next((p.get(key) for p in parts if p.get(key) is not None), None)
+        if value is not None:
+            merged[key] = value
+    merged["requests"] = _merge_requests(parts)
+    users = [p["users"] for p in parts if "users" in p]
+    if users:
+        merged["users"] = merge_users(users)
+    opens = [p["open"] for p in parts if "open" in p]
+    if opens:
+        block: OpenBlock = {
+            "offered_rate": max((r for o in opens if (r := o.get("offered_rate")) is not None), default=None),
+            "sent": sum(int(o.get("sent") or 0) for o in opens),
+            "missed": sum(int(o.get("missed") or 0) for o in opens),
+            "late": sum(int(o.get("late") or 0) for o in opens),
+        }
+        merged["open"] = block
+    timelines = [p["timeline"] for p in parts if "timeline" in p]
+    if timelines:
+        merged["timeline"] = _merge_timelines(timelines)
+    return cast(LatencyFile, merged)
+
+
+def totals(latency: LatencyFile | None) -> tuple[int, int]:
+    """(requests completed in the window, of which failed); (0, 0) without a latency record."""
+    stats = latency["requests"] if latency is not None else {}
+    return (sum(int(r.get("count", 0)) for r in stats.values()),
+            sum(int(r.get("failures", 0)) for r in stats.values()))

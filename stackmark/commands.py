@@ -1,0 +1,219 @@
+"""The commands behind `stackmark`: each builds what it needs from the plan, the matrix or a run folder,
+calls the module that does the work, and prints. Validation and defaults live elsewhere (plan, select)."""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from rich.table import Table
+
+from apps.contract import ENDPOINTS
+from runformat.errors import RunDirError
+from servers.launcher import LaunchError, launch
+from servers.matrix import Matrix, load_matrix
+from stackmark.bench import new_run, run_bench, verify_served
+from stackmark.console import err, out, print_problems, print_ranking
+from stackmark.cpus import default_cpus, parse_cpus
+from stackmark.database import ensure_sqlite
+from stackmark.errors import UserError
+from stackmark.plan import BenchPlan, Overrides, env_database_url
+from stackmark.select import one_stack, select_scenarios, select_stacks, whole_numbers
+
+VERDICT_COLOURS = {"ok": "green", "warn": "yellow", "fail": "red"}
+
+
+def adhoc_database() -> str:
+    """DATABASE_URL for serve/verify/calibrate: the user's, or a seeded SQLite file reused between calls."""
+    return env_database_url() or ensure_sqlite(Path(tempfile.gettempdir()) / "stackmark-adhoc.sqlite3")
+
+
+def matrix_of(args: argparse.Namespace) -> Matrix:
+    return load_matrix(Path(args.matrix)) if getattr(args, "matrix", None) else load_matrix()
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    matrix = matrix_of(args)
+    stacks = select_stacks(matrix, args.stacks)
+    if args.json:
+        rows = [{"id": s.id, "framework": s.framework, "server": s.server, "interface": s.interface,
+                 "worker": s.worker, "workers": s.workers, "app": s.app, "target": s.target} for s in stacks]
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table(title=f"{len(stacks)} stacks (servers/matrix.toml)")
+    for col in ("id", "framework", "server", "worker", "interface", "workers"):
+        table.add_column(col)
+    for s in stacks:
+        table.add_row(s.id, s.framework, s.server, s.worker, s.interface, str(s.workers))
+    out.print(table)
+    if matrix.excluded:
+        out.print(f"excluded by rule: {', '.join(matrix.excluded)}")
+    return 0
+
+
+def _bind_host(host: str) -> str:
+    """An IP address to bind; anything but loopback is said out loud (it exposes the server)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise UserError(f"--host {host!r} is not an IP address; use 127.0.0.1 (the default), ::1, or an "
+                        "address of this machine such as 0.0.0.0") from None
+    if not address.is_loopback:
+        err.print(f"warning: binding {host}: the server is reachable from other machines while it runs")
+    return host
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from stackmark.verify import format_findings
+
+    stack = one_stack(load_matrix(), args.stack, "serve")
+    if args.port is not None and not 1 <= args.port <= 65535:
+        raise UserError(f"port {args.port} is out of range; use 1 to 65535")
+    host = _bind_host(args.host)
+    cpus = parse_cpus(args.cpus) if args.cpus else []
+    log_path = Path(args.log or f"/tmp/stackmark-serve-{stack.id}.log")
+    db = adhoc_database()
+    with launch(stack, log_path, cpus=cpus, port=args.port, host=host, env={"DATABASE_URL": db}) as server:
+        verdict = verify_served(server, list(ENDPOINTS.values()), db, allow_remote=True)
+        out.print(f"[bold]{stack.id}[/] serving on {server.url} (pid {server.pid}, cpus {cpus or 'any'}), "
+                  f"verify: {verdict.status}; log: {log_path}")
+        if verdict.findings:
+            out.print(format_findings(stack.id, verdict))
+        out.print(f"Locust UI: locust -f scenarios/closed.py --host {server.url} --endpoint /json "
+                  f"--web-host 127.0.0.1   (Ctrl-C stops the server)")
+        while server.exit_code() is None:
+            time.sleep(0.5)
+        err.print(f"{stack.id}: server exited with code {server.exit_code()}")
+        return 1
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from stackmark.verify import format_findings
+
+    stacks = select_stacks(matrix_of(args), args.stacks)
+    cpus = parse_cpus(args.cpus) if args.cpus else []
+    db = adhoc_database()
+    table = Table(title="contract verification")
+    for col in ("stack", "result", "ready s", "findings"):
+        table.add_column(col)
+    failed = 0
+    for stack in stacks:
+        try:
+            with launch(stack, Path(args.log_dir) / f"{stack.id}.log", cpus=cpus, env={"DATABASE_URL": db}) as server:
+                verdict = verify_served(server, list(ENDPOINTS.values()), db)
+                ready = f"{server.ready_s:.2f}"
+        except LaunchError as exc:
+            failed += 1
+            table.add_row(stack.id, "[red]no start[/]", "-", exc.reason)
+            continue
+        failed += verdict.status == "fail"
+        table.add_row(stack.id, f"[{VERDICT_COLOURS[verdict.status]}]{verdict.status}[/]", ready,
+                      format_findings(stack.id, verdict) if verdict.findings else "")
+    out.print(table)
+    return 1 if failed else 0
+
+
+def overrides(args: argparse.Namespace) -> Overrides:
+    return Overrides(
+        profile=args.profile, stacks=args.stacks, scenarios=args.scenario, concurrency=args.concurrency,
+        duration_s=args.duration, warmup_s=args.warmup, primer_s=args.primer, repeat=args.repeat,
+        server_cpus=args.server_cpus, loadgen_cpus=args.loadgen_cpus, no_pin=args.no_pin,
+        loadgen_processes=args.locust_processes, target=args.target, target_name=args.target_name,
+        allow_remote=args.allow_remote, seed_db=args.seed_db)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from analysis.analyze import analyze  # pandas and matplotlib load only for the commands that analyse
+    from analysis.problems import problem_lines
+    from analysis.report import write_report
+    from servers.launcher import REPO_ROOT
+    from stackmark import metadata
+
+    matrix = matrix_of(args)
+    wanted = overrides(args)
+    if args.resume:
+        plan, run = BenchPlan.from_run(Path(args.resume), matrix, wanted.given())
+    else:
+        plan, run = BenchPlan.from_profile(matrix, wanted), None
+    if plan.cells == 0:
+        raise UserError("none of the selected stacks serves the selected scenarios (e.g. ws needs an ASGI stack, "
+                        "bare apps serve only plaintext, json, io and cpu); see `stackmark list`")
+    if set(plan.server_cpus) & set(plan.loadgen_cpus):
+        err.print("warning: server and load generator share CPUs; their numbers will disturb each other")
+    est = plan.cells * (plan.primer_s + plan.warmup_s + plan.duration_s + 3) + len(plan.stacks) * plan.repeat * 2
+    out.print(f"[bold]stackmark bench[/]: {len(plan.stacks)} stacks x {len(plan.scenarios)} scenarios x "
+              f"{len(plan.concurrency)} concurrency x {plan.repeat} repeat = {plan.cells} cells, about "
+              f"{est / 60:.1f} min; server CPUs {list(plan.server_cpus) or 'any'}, Locust CPUs "
+              f"{list(plan.loadgen_cpus) or 'any'}")
+    if run is None:
+        run = new_run(plan, Path(args.out))
+    else:
+        run.mark_resumed(metadata.git_state(REPO_ROOT))
+    if plan.loadgen_cpus:
+        os.sched_setaffinity(0, plan.loadgen_cpus)  # keep the harness itself off the server's CPUs
+    t0 = time.monotonic()
+    result = run_bench(plan, run, log=lambda line: out.print(line, highlight=False))
+    t_load = time.monotonic() - t0
+    if args.resume:
+        out.print(f"resume: {result.cells_skipped} cells were already finished, {result.cells_run} ran now")
+    try:
+        analysis = analyze(result.run.path)
+    except RunDirError as exc:
+        print_problems(result.failures)
+        err.print(f"stackmark: no report: {exc}", highlight=False, soft_wrap=True)
+        return 1
+    print_problems(problem_lines(analysis))  # what failed and why, before any ranking
+    report = write_report(analysis)
+    print_ranking(analysis.ranking)
+    out.print(f"load phase {t_load:.0f} s, report {time.monotonic() - t0 - t_load:.1f} s")
+    out.print(f"summary: {result.run.path / 'summary.csv'}")
+    out.print(f"report:  {report}")
+    print_problems(result.failures)  # this invocation's failures again, last, where the eye ends up
+    return 1 if result.failures else 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from stackmark.calibrate import calibrate
+
+    stack = one_stack(load_matrix(), args.stack, "calibrate")
+    scenario = select_scenarios([args.scenario], [])[0]
+    concurrency = whole_numbers([args.concurrency], "concurrency", 10_000)[0]
+    duration = float(args.duration)
+    if not 1 <= duration <= 600:
+        raise UserError(f"duration {duration:g} s is out of range; use 1 to 600 seconds")
+    server_cpus, loadgen_cpus = default_cpus()
+    if loadgen_cpus:
+        os.sched_setaffinity(0, loadgen_cpus)
+    with tempfile.TemporaryDirectory(prefix="stackmark-calibrate-") as tmp:
+        env = {"DATABASE_URL": env_database_url() or ensure_sqlite(Path(tmp) / "db.sqlite3")}
+        result = calibrate(stack, scenario, concurrency, duration, server_cpus, loadgen_cpus, Path(tmp), env)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    out.print(f"target {result.stack} {result.path}, {concurrency} connections, {duration:g} s, "
+              f"server CPUs {server_cpus or 'any'}, generator CPUs {loadgen_cpus or 'any'}")
+    out.print(f"Locust: {result.locust_rps:,.0f} req/s at {result.locust_cpu_pct:.0f}% of its CPUs "
+              f"-> ceiling about {result.locust_ceiling_rps:,.0f} req/s per generator CPU")
+    if result.wrk_rps is not None:
+        out.print(f"wrk:    {result.wrk_rps:,.0f} req/s ({result.wrk_errors} socket errors); "
+                  f"Locust/wrk = {result.locust_vs_wrk:.2f}")
+    else:
+        out.print("wrk:    not installed (apt-get install wrk) - no C load tool to compare with")
+    if result.locust_cpu_pct >= 90:
+        out.print("Locust was the bottleneck here: stacks near this rate will be flagged generator-bound")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from analysis.analyze import analyze
+    from analysis.problems import problem_lines
+    from analysis.report import write_report
+
+    analysis = analyze(Path(args.run_dir))
+    print_problems(problem_lines(analysis))
+    out.print(f"report: {write_report(analysis)}")
+    return 0

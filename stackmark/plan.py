@@ -1,0 +1,183 @@
+"""What a bench will do, decided in one place: from a profile plus the user's overrides, or from a
+stored run's own settings (resume). Defaults live in the profile only (servers/matrix.toml).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from runformat import SQLITE_PER_RUN
+from runformat.records import Settings
+from runformat.rundir import RunDir
+from scenarios.catalog import Scenario
+from servers.matrix import Matrix, Stack
+from stackmark.cpus import default_cpus, parse_cpus
+from stackmark.database import redact
+from stackmark.errors import UserError, unknown
+from stackmark.select import seconds, select_scenarios, select_stacks, whole_numbers
+from stackmark.target import ExternalServer, parse_target
+
+# name of the setting -> (what the user calls it, lowest, highest)
+LIMITS: dict[str, tuple[str, float, float]] = {
+    "duration_s": ("duration", 1, 3600), "warmup_s": ("warm-up", 0, 600), "primer_s": ("primer", 0, 60),
+}
+MAX_CONCURRENCY = 10_000
+MAX_REPEAT = 100
+PROFILE_KEYS = ("scenarios", "concurrency", "duration_s", "warmup_s", "primer_s", "repeat")
+# Overrides fields whose command-line flag is not simply --the-name
+FLAGS = {"scenarios": "--scenario", "loadgen_processes": "--locust-processes", "duration_s": "--duration",
+         "warmup_s": "--warmup", "primer_s": "--primer"}
+
+
+def flag(name: str) -> str:
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def env_database_url() -> str | None:
+    """The one place DATABASE_URL is read: the user's database, or None for stackmark's own SQLite."""
+    return os.environ.get("DATABASE_URL") or None
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What the user asked for on the command line; None means "the profile's value"."""
+
+    profile: str = "quick"
+    stacks: list[str] | None = None
+    scenarios: list[str] | None = None
+    concurrency: list[str] | None = None
+    duration_s: float | None = None
+    warmup_s: float | None = None
+    primer_s: float | None = None
+    repeat: int | None = None
+    server_cpus: str | None = None
+    loadgen_cpus: str | None = None
+    no_pin: bool = False
+    loadgen_processes: int | None = None
+    target: str | None = None
+    target_name: str | None = None
+    allow_remote: bool = False
+    seed_db: bool = False
+
+    def given(self) -> list[str]:
+        """The settings the user set explicitly (a resume refuses them: it runs the run's own)."""
+        return [f.name for f in fields(self) if f.name != "profile" and getattr(self, f.name) not in (None, False)]
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    stacks: Sequence[Stack]
+    scenarios: Sequence[Scenario]
+    concurrency: Sequence[int]
+    duration_s: float
+    warmup_s: float
+    primer_s: float
+    repeat: int
+    server_cpus: Sequence[int]
+    loadgen_cpus: Sequence[int]
+    database_url: str | None = None  # None: a fresh seeded SQLite file inside the run folder
+    target: ExternalServer | None = None  # measure this running server instead of launching stacks
+    seed_database: bool = False  # (re)create world/fortune in database_url before the run
+    loadgen_processes: int = 1  # Locust's --processes: a master plus N workers on the load-generator CPUs
+    profile: str | None = None
+
+    def settings(self) -> Settings:
+        """What run.json records: everything a resume needs to run the same experiment."""
+        settings: Settings = {
+            "scenarios": [s.name for s in self.scenarios], "concurrency": list(self.concurrency),
+            "duration_s": self.duration_s, "warmup_s": self.warmup_s, "primer_s": self.primer_s,
+            "repeat": self.repeat, "server_cpus": list(self.server_cpus), "loadgen_cpus": list(self.loadgen_cpus),
+            "workers": sorted({s.workers for s in self.stacks}),
+            "loadgen": f"locust FastHttpUser, {self.loadgen_processes} process(es)",
+            "loadgen_processes": self.loadgen_processes,
+            "database": redact(self.database_url) if self.database_url else SQLITE_PER_RUN,
+            "target": self.target.stack.target if self.target else None,
+            "profile": self.profile,
+        }
+        return settings
+
+    @property
+    def cells(self) -> int:
+        served = sum(stack.serves(sc.endpoint) for stack in self.stacks for sc in self.scenarios)
+        return served * len(self.concurrency) * self.repeat
+
+    @classmethod
+    def from_profile(cls, matrix: Matrix, o: Overrides) -> BenchPlan:
+        """The plan of a new run: the profile's values, each replaced by the user's where given."""
+        profile = matrix.profiles.get(o.profile)
+        if profile is None:
+            raise unknown("profile", o.profile, matrix.profiles, "servers/matrix.toml [profiles.*]")
+        missing = [k for k in PROFILE_KEYS if k not in profile]
+        if missing:
+            raise UserError(f"profile {o.profile!r} has no {', '.join(missing)}; every profile in the matrix file "
+                            f"sets {', '.join(PROFILE_KEYS)}")
+        target = parse_target(o.target, o.allow_remote, o.target_name) if o.target else None
+        if target is not None and o.stacks:
+            raise UserError("--target measures one running server; drop --stacks (or drop --target)")
+        stacks = [target.stack] if target else select_stacks(
+            matrix, o.stacks or ([] if profile.get("stacks", "all") == "all" else profile["stacks"]))
+        server_cpus, loadgen_cpus = default_cpus(o.no_pin)
+        plan = cls._checked(
+            stacks, select_scenarios(o.scenarios, profile["scenarios"]),
+            o.concurrency or profile["concurrency"],
+            {k: getattr(o, k) if getattr(o, k) is not None else profile[k] for k in LIMITS},
+            o.repeat if o.repeat is not None else profile["repeat"],
+            parse_cpus(o.server_cpus) if o.server_cpus else server_cpus,
+            parse_cpus(o.loadgen_cpus) if o.loadgen_cpus else loadgen_cpus,
+            o.loadgen_processes or 1,
+            database_url=env_database_url(), target=target, seed_database=o.seed_db, profile=o.profile)
+        return plan
+
+    @classmethod
+    def from_run(cls, run_dir: Path, matrix: Matrix, given: Sequence[str] = ()) -> tuple[BenchPlan, RunDir]:
+        """The plan a run folder was started with, for --resume: its own settings and database, or a refusal."""
+        if given:
+            flags = ", ".join(flag(g) for g in given)
+            raise UserError(f"--resume runs the run's own settings; drop {flags} (or start a new run without "
+                            "--resume)")
+        run = RunDir.open(run_dir)
+        meta = run.read_meta()
+        s = meta["settings"]
+        if s["target"]:
+            raise UserError(f"{run_dir} measured an external --target; run it again instead of resuming")
+        plan = cls._checked(
+            select_stacks(matrix, meta["stacks"] or ["all"]), select_scenarios(s["scenarios"], []),
+            s["concurrency"], {k: s[k] for k in LIMITS},  # type: ignore[literal-required]
+            s["repeat"], s["server_cpus"], s["loadgen_cpus"], s["loadgen_processes"],
+            database_url=resume_database(s["database"], run_dir), profile=s.get("profile"))
+        return plan, run
+
+    @classmethod
+    def _checked(cls, stacks: Sequence[Stack], scenarios: Sequence[Scenario], concurrency: Sequence[Any],
+                 times: dict[str, float], repeat: int, server_cpus: Sequence[int], loadgen_cpus: Sequence[int],
+                 processes: int, **rest: Any) -> BenchPlan:
+        """Every value in range, or one line naming it and its range."""
+        timed = {k: seconds(float(times[k]), *LIMITS[k]) for k in LIMITS}
+        cpus_for_locust = len(loadgen_cpus) or len(os.sched_getaffinity(0))
+        (processes,) = whole_numbers([processes], "--locust-processes", 64)
+        if processes > 1 and processes > cpus_for_locust:
+            raise UserError(f"--locust-processes {processes} on {cpus_for_locust} load-generator CPU(s): Locust "
+                            "runs one process per CPU; use at most "
+                            f"{cpus_for_locust} or give more CPUs with --loadgen-cpus")
+        return cls(stacks, scenarios, whole_numbers(concurrency, "concurrency", MAX_CONCURRENCY),
+                   timed["duration_s"], timed["warmup_s"], timed["primer_s"],
+                   whole_numbers([repeat], "repeat", MAX_REPEAT)[0], list(server_cpus), list(loadgen_cpus),
+                   loadgen_processes=processes, **rest)
+
+
+def resume_database(recorded: str, run_dir: Path) -> str | None:
+    """The database a resumed run must use: the one it started on, checked against DATABASE_URL."""
+    current = env_database_url()
+    if recorded == SQLITE_PER_RUN:
+        if current is not None:
+            raise UserError(f"{run_dir} measured its own SQLite database, but DATABASE_URL is set to "
+                            f"{redact(current)}; unset DATABASE_URL to resume it")
+        return None
+    if current is None or redact(current) != recorded:
+        shown = redact(current) if current else "unset"
+        raise UserError(f"{run_dir} measured {recorded}, but DATABASE_URL is {shown}; set DATABASE_URL to that "
+                        "database to resume it")
+    return current

@@ -1,0 +1,69 @@
+"""Turn what the user named (stacks, scenarios, numbers) into validated values, or one-line errors."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from scenarios.catalog import Scenario, load_scenarios
+from servers.matrix import Matrix, Stack
+from stackmark.errors import UserError, unknown
+
+
+def split(values: Sequence[str] | None) -> list[str]:
+    """Accept both `--stacks a b` and `--stacks a,b`."""
+    return [v for item in (values or []) for v in item.split(",") if v]
+
+
+def select_stacks(matrix: Matrix, names: Sequence[str] | None) -> list[Stack]:
+    """Stacks by id, framework, server, app or variant name; none or 'all' is every stack."""
+    wanted = split(names)
+    if not wanted or wanted == ["all"]:
+        return list(matrix.stacks.values())
+    chosen: list[Stack] = []
+    for name in wanted:
+        if name in matrix.stacks:
+            chosen.append(matrix.stacks[name])
+            continue
+        group = [s for s in matrix.stacks.values() if name in (s.framework, s.server, s.app, s.variant)]
+        if group:
+            chosen.extend(group)
+            continue
+        if name in matrix.excluded:
+            raise UserError(f"stack {name!r} is excluded by servers/matrix.toml: {matrix.excluded[name]}")
+        raise unknown("stack", name, matrix.stacks, "stackmark list")
+    return list({s.id: s for s in chosen}.values())  # keep order, drop repeats
+
+
+def one_stack(matrix: Matrix, name: str, command: str) -> Stack:
+    stacks = select_stacks(matrix, [name])
+    if len(stacks) != 1:
+        raise UserError(f"{name!r} names {len(stacks)} stacks; {command} takes one stack id (see `stackmark list`)")
+    return stacks[0]
+
+
+def select_scenarios(names: Sequence[str] | None, default: Sequence[str]) -> list[Scenario]:
+    catalog = load_scenarios()
+    picked = split(names) or list(default)
+    for name in picked:
+        if name not in catalog:
+            raise unknown("scenario", name, catalog, "scenarios/catalog.toml")
+    return [catalog[n] for n in dict.fromkeys(picked)]
+
+
+def whole_numbers(values: Sequence[str | int], what: str, limit: int) -> list[int]:
+    """Whole numbers from 1 to `limit`, or one line naming the bad one and the range."""
+    result = []
+    for v in split([str(x) for x in values]):
+        try:
+            n = int(v)
+        except ValueError:
+            raise UserError(f"{what} must be whole numbers, not {v!r}") from None
+        if not 1 <= n <= limit:
+            raise UserError(f"{what} {n} is out of range; use 1 to {limit}")
+        result.append(n)
+    return result
+
+
+def seconds(value: float, what: str, low: float, high: float) -> float:
+    if not low <= value <= high:
+        raise UserError(f"{what} {value:g} s is out of range; use {low:g} to {high:g} seconds")
+    return float(value)
