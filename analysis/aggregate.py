@@ -72,7 +72,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     Every number is the median over the n repeats that finished ok. rps and cpu_us_per_req get a 95%
     bootstrap interval of that median (*_lo, *_hi; NaN for n == 1) and a coefficient of variation
     (rps_cv, cpu_cv; NaN for n < 2). *_max keep the worst repeat. Flags: generator_bound, starved,
-    littles_off and stalled are true if any repeat raised them; noisy is true when the rps or
+    littles_off, stalled and unsaturated are true if any repeat raised them; noisy is true when the rps or
     cpu_us_per_req interval is wider than NOISY_INTERVAL_FRACTION of its median, the machine was
     busy with other processes, or the median steal_pct is STEAL_PCT or more.
     """

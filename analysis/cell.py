@@ -11,6 +11,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import pandas as pd
+
 from analysis import flags
 from analysis.columns import FLAG_COLUMNS, INT_COLUMNS, METRICS, Row
 from analysis.hist import longest_gap_s, mean_from_hist, open_model, percentile_from_hist, user_accounting
@@ -70,9 +72,19 @@ def latency_numbers(latency: LatencyFile, duration: float) -> Row:
     }
 
 
+def server_share(samples: pd.DataFrame | None, server_cpu: float, start: float, end: float,
+                 server_cpus: int) -> float:
+    """The server's CPU seconds over the window as a % of the window x its CPUs; NaN when no server process
+    was sampled in the window (a --target server is not ours to measure: its CPU reads 0, not its use)."""
+    if window_max(samples, "server_procs", start, end) == 0:
+        return NAN
+    return ratio(server_cpu, (end - start) * server_cpus, 100.0)
+
+
 def resource_numbers(cell: Cell, start: float, end: float, cpu_count: int | None,
-                     loadgen_cpus: Sequence[int]) -> Row:
-    """Server CPU and memory, Locust's CPU share, steal and other load over the window, from samples.csv."""
+                     loadgen_cpus: Sequence[int], server_cpus: Sequence[int] = ()) -> Row:
+    """Server CPU and memory, Locust's CPU share, steal and other load over the window, from samples.csv.
+    The server's share is of its pinned CPUs, or of all the machine's when it was not pinned."""
     samples, duration, cpus = cell.samples, end - start, cpu_count or 0
     server = delta(samples, "server_cpu_s", start, end)
     gen = delta(samples, "gen_cpu_s", start, end)
@@ -86,21 +98,25 @@ def resource_numbers(cell: Cell, start: float, end: float, cpu_count: int | None
         "generator_cpu_pct": ratio(gen, duration * len(loadgen_cpus), 100.0),
         "steal_pct": ratio(steal, duration * cpus, 100.0),
         "other_load_pct": ratio(other, duration * cpus, 100.0),
+        "server_cpu_pct": server_share(samples, server, start, end, len(server_cpus) or cpus),
     }
 
 
-def cell_flags(out: Row) -> Row:
+def cell_flags(out: Row, open_model: bool) -> Row:
     """The per-cell flags, decided by analysis.flags on the numbers already in `out`."""
     return {
         "generator_bound": flags.generator_bound(out["generator_cpu_pct"]),
         "littles_off": flags.littles_off(out["littles_ratio"]),
         "noisy": flags.cell_noisy(out["steal_pct"], out["other_load_pct"]),
         "stalled": flags.stalled(out["max_gap_s"], out["p50_ms"], out["offered_rps"]),
+        "unsaturated": flags.unsaturated(out["server_cpu_pct"], out["generator_cpu_pct"], open_model),
     }
 
 
-def cell_metrics(cell: Cell, cpu_count: int | None, default_loadgen_cpus: Sequence[int] | None = None) -> Row:
-    """The METRICS of one ok cell; NaN (or None for counts and flags) where an input file is missing."""
+def cell_metrics(cell: Cell, cpu_count: int | None, default_loadgen_cpus: Sequence[int] | None = None,
+                 server_cpus: Sequence[int] = ()) -> Row:
+    """The METRICS of one ok cell; NaN (or None for counts and flags) where an input file is missing.
+    server_cpus: run.json's settings.server_cpus (empty: the server was not pinned, so all CPUs count)."""
     out = empty_metrics()
     span = window(cell)
     if span is None:
@@ -110,7 +126,7 @@ def cell_metrics(cell: Cell, cpu_count: int | None, default_loadgen_cpus: Sequen
     if cell.latency is not None:
         out.update(latency_numbers(cell.latency, end - start))
     out.update(resource_numbers(cell, start, end, cpu_count,
-                                cell.meta.get("loadgen_cpus") or default_loadgen_cpus or []))
+                                cell.meta.get("loadgen_cpus") or default_loadgen_cpus or [], server_cpus))
     if out["requests"] is not None:
         out["cpu_us_per_req"] = ratio(out["server_cpu_s"], out["requests"], 1e6)
     out["starved_users"], out["starved"] = user_accounting(cell.latency)
@@ -122,5 +138,5 @@ def cell_metrics(cell: Cell, cpu_count: int | None, default_loadgen_cpus: Sequen
         # open model: concurrency is the cap on requests in flight, not the number in flight, so
         # Little's law has nothing to be checked against
         out["offered_rps"], out["missed"], out["late"] = numbers
-    out.update(cell_flags(out))
+    out.update(cell_flags(out, open_model=numbers is not None))
     return out

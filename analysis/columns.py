@@ -30,30 +30,35 @@ BASE_COLUMNS = [
 INTERVAL_COLUMNS = ["rps_lo", "rps_hi", "cpu_us_per_req_lo", "cpu_us_per_req_hi"]
 # stall detection from latency.json's "timeline" (NaN / <NA> without one): appended after the intervals
 STALL_COLUMNS = ["max_gap_s", "stalled"]
+# the server's CPU share of its own CPUs, and the closed-model cells where neither side was saturated:
+# appended after the stall columns (the aggregate: its median and any repeat's flag, last too)
+UNSATURATED_COLUMNS = ["server_cpu_pct", "unsaturated"]
 
-COLUMNS = BASE_COLUMNS + STALL_COLUMNS  # the tidy frame: one row per finished cell
-SUMMARY_COLUMNS = BASE_COLUMNS + INTERVAL_COLUMNS + STALL_COLUMNS  # summary.csv
+COLUMNS = BASE_COLUMNS + STALL_COLUMNS + UNSATURATED_COLUMNS  # the tidy frame: one row per finished cell
+SUMMARY_COLUMNS = BASE_COLUMNS + INTERVAL_COLUMNS + STALL_COLUMNS + UNSATURATED_COLUMNS  # summary.csv
 
 METRICS = COLUMNS[COLUMNS.index("requests"):]  # what a cell's files say; empty for a failed cell
 INT_COLUMNS = ["concurrency", "repeat", "requests", "errors", "starved_users", "missed", "late"]
 TEXT_COLUMNS = ["stack", "framework", "server", "worker", "interface", "scenario", "endpoint", "status", "reason"]
 # Per-cell flags: nullable booleans, <NA> (empty in the CSV) when the inputs to decide them are missing.
-FLAG_COLUMNS = ["generator_bound", "starved", "littles_off", "noisy", "stalled"]
+FLAG_COLUMNS = ["generator_bound", "starved", "littles_off", "noisy", "stalled", "unsaturated"]
 NUMBER_METRICS = [m for m in METRICS if m not in FLAG_COLUMNS]
 
 # aggregate.csv: one row per KEYS over the repeats that finished ok
 KEYS = ["stack", "scenario", "endpoint", "concurrency"]
 SPEC_COLUMNS = ["framework", "server", "worker", "interface"]
 LATER_MEDIANS = ["offered_rps", "missed", "late", "other_load_pct"]  # medians appended after the flags
+LAST_MEDIANS = ["server_cpu_pct"]  # medians appended after the stall columns
 MEDIAN_COLUMNS = [m for m in NUMBER_METRICS if m not in STALL_COLUMNS]  # every number's median over repeats
 WORST_COLUMNS = ["generator_cpu_pct", "error_pct", "steal_pct", "starved_users"]  # also kept as *_max
-ANY_REPEAT_FLAGS = ["generator_bound", "starved", "littles_off", "stalled"]  # true if any repeat raised it
+ANY_REPEAT_FLAGS = ["generator_bound", "starved", "littles_off", "stalled", "unsaturated"]  # true if any repeat
 AGG_COLUMNS = (
-    KEYS + SPEC_COLUMNS + ["n"] + [m for m in MEDIAN_COLUMNS if m not in LATER_MEDIANS]
+    KEYS + SPEC_COLUMNS + ["n"] + [m for m in MEDIAN_COLUMNS if m not in LATER_MEDIANS + LAST_MEDIANS]
     + INTERVAL_COLUMNS + ["rps_cv", "cpu_cv"] + [f"{c}_max" for c in WORST_COLUMNS]
     + ["generator_bound", "starved", "littles_off", "noisy"]
     + LATER_MEDIANS
     + ["stalled", "max_gap_s_max"]  # appended with stall detection
+    + LAST_MEDIANS + ["unsaturated"]  # appended with the unsaturated flag
 )
 AGG_FLAG_COLUMNS = [c for c in AGG_COLUMNS if c in FLAG_COLUMNS]
 

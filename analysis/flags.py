@@ -15,9 +15,25 @@ from typing import Any
 from analysis.columns import Record
 
 GENERATOR_BOUND_PCT = 90.0  # Locust's CPU share at which its own limit, not the server's, sets the rate
+# Server CPU share of its own CPUs under which (with Locust under GENERATOR_BOUND_PCT) neither side set a
+# closed-model cell's rate. Measured 2026-11-23 on the 2-core AMD EPYC VM (`make bench-noise`, 2 stacks x 3
+# repeats, json, 32 users): with no other load the server-bound flask-gunicorn-gthread ran its server at 98-100%
+# and the Locust-bound fastapi-uvicorn at 75-79% with Locust at 97-99%: 0 of 6 cells unsaturated. A burner taking
+# 20% of the server's core dropped the former to 73-79% (rps -23%), 10% of Locust's core put the latter at server
+# 67-71% / Locust 86-89% (rps -13%): 6 of 6 flagged.
+UNSATURATED_SERVER_PCT = 80.0
 ERRORS_PCT = 1.0
 STEAL_PCT = 10.0  # hypervisor steal, share of all the machine's CPU time
-OTHER_LOAD_PCT = 25.0  # CPU of other processes on the machine, share of all its CPU time
+# CPU of other processes on the machine, share of all its CPU time, at which a cell is noisy. Measured
+# 2026-11-23 (`make bench-noise`: a duty-cycle burner at 0/5/10/20/40% of one core on the server's CPU or on
+# Locust's; fastapi-uvicorn and flask-gunicorn-gthread, json, 32 users, 3 interleaved repeats; rps change paired
+# with the same repeat's no-burner run, whose own noise was about +-13%): taken from the CPU a stack was bound by,
+# 5% of a core moved median rps by -4.7% and -11.7%, 10% by -13%, 20% by -8% to -23%, 40% by -38% to -42%. The
+# smallest other load recorded with a move beyond the gate's 5% was 3.9% (median; 3.5-5.7% per cell), inside what
+# the quiet cells recorded (0.5-5.0%): no threshold can sit below a quiet machine, so it sits at the top of that
+# range. It flags 11 of 12 cells with 10% of a core taken and 1 of 6 quiet ones; the old 25% was reached only
+# with 40% of a core taken, when rps had already fallen by 38-42%.
+OTHER_LOAD_PCT = 5.0
 LITTLES_LOW, LITTLES_HIGH = 0.8, 1.25  # concurrency / (rps x mean latency) outside this: the numbers disagree
 NOISY_INTERVAL_FRACTION = 0.20  # a 95% interval wider than this share of its median is noisy
 TIE_FRACTION = 0.20  # without intervals, stacks closer than this (rps a <= b x 1.2) are not separable
@@ -33,6 +49,11 @@ FLAG_RULES = {
                "percentiles only count requests that completed.",
     "generator-bound": f"Locust used {GENERATOR_BOUND_PCT:g}% or more of its CPUs in some repeat: the rate is "
                        "the load generator's ceiling, the stack may be faster than shown.",
+    "unsaturated": f"closed model: neither side was saturated in some repeat: the server used less than "
+                   f"{UNSATURATED_SERVER_PCT:g}% of its CPUs and Locust less than {GENERATOR_BOUND_PCT:g}% of its, "
+                   "so something else set the rate (on this machine: other processes taking CPU time; also waits "
+                   "inside the app, such as /io or a database, or a fixed number of users over the latency): "
+                   "req/s is not the stack's capacity.",
     "starved": "some simulated users completed no request in the measured window (or never showed up): "
                "the server left connections waiting, without errors, so rps and latency describe only the users "
                "it served.",
@@ -67,6 +88,21 @@ def decide(value: float | None, test: Callable[[float], bool]) -> bool | None:
 
 def generator_bound(generator_cpu_pct: float) -> bool | None:
     return decide(generator_cpu_pct, lambda v: v >= GENERATOR_BOUND_PCT)
+
+
+def unsaturated(server_cpu_pct: float, generator_cpu_pct: float, open_model: bool) -> bool | None:
+    """Closed model: neither the server (under UNSATURATED_SERVER_PCT of its CPUs) nor Locust (under
+    GENERATOR_BOUND_PCT) was saturated. False as soon as one side was; None (<NA>) for an open-model
+    cell (its rate is the schedule's, by design) or when a side's share is missing and the other's is low."""
+    if open_model:
+        return None
+    server_busy = decide(server_cpu_pct, lambda v: v >= UNSATURATED_SERVER_PCT)
+    generator_busy = generator_bound(generator_cpu_pct)
+    if server_busy or generator_busy:
+        return False
+    if server_busy is None or generator_busy is None:
+        return None
+    return True
 
 
 def littles_off(ratio: float) -> bool | None:
@@ -122,6 +158,7 @@ def ranking_flags(row: Record) -> str:
     raised = {
         "stalled": true("stalled"),
         "generator-bound": at_least("generator_cpu_pct_max", GENERATOR_BOUND_PCT) or true("generator_bound"),
+        "unsaturated": true("unsaturated"),
         "starved": true("starved"),
         "littles-off": true("littles_off"),
         "errors": at_least("error_pct_max", ERRORS_PCT),

@@ -35,7 +35,9 @@ def cell_row(cell: Cell, run: Run) -> dict[str, Any]:
         "status": meta["status"] or "failed", "reason": meta["reason"],
     }
     if row["status"] == "ok":
-        row.update(cell_metrics(cell, run.meta["host"].get("cpu_count"), run.meta["settings"]["loadgen_cpus"]))
+        settings = run.meta["settings"]
+        row.update(cell_metrics(cell, run.meta["host"].get("cpu_count"), settings["loadgen_cpus"],
+                                settings["server_cpus"]))
     else:
         row.update(empty_metrics())  # a failed cell's partial numbers would be read as results
     return row

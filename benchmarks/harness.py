@@ -24,7 +24,8 @@ from rich.table import Table
 
 from apps.contract import ENDPOINTS
 from scenarios.catalog import load_scenarios
-from servers.launcher import REPO_ROOT, launch
+from servers.base import REPO_ROOT
+from servers.launcher import launch
 from servers.matrix import load_matrix
 from stackmark.bench import verify_served
 from stackmark.calibrate import calibrate
@@ -59,7 +60,7 @@ def spread(stack_ids: list[str], repeats: int, duration: float, out: Path) -> di
     cmd = [str(Path(sys.executable).parent / "stackmark"), "bench", "--stacks", *stack_ids, "--scenario", "json",
            "--concurrency", "32", "--duration", str(duration), "--repeat", str(repeats), "--out", str(out)]
     subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    run_dir = max(out.iterdir(), key=lambda p: p.stat().st_mtime)
+    run_dir = max(out.glob("2*"), key=lambda p: p.stat().st_mtime)
     agg = analyze(run_dir).aggregate  # medians, 95% intervals and CVs over the repeats, as in aggregate.csv
     stats: dict[str, dict[str, float]] = {"_run_dir": str(run_dir)}  # type: ignore[dict-item]
     for _, row in agg.iterrows():

@@ -46,6 +46,7 @@ class RunMeta(TypedDict):
     settings: Settings
     stacks: list[str]
     resumed: NotRequired[list[dict[str, Any]]]
+    runtime: NotRequired[dict[str, Any]]  # python and checkout the stacks ran from (v2; an A/B base differs)
 
 
 class StartRecord(TypedDict):

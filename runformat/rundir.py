@@ -19,9 +19,10 @@ class RunDir:
     path: Path
 
     @classmethod
-    def create(cls, parent: Path, meta: dict[str, Any]) -> RunDir:
-        """A new, empty run folder; fails early (before any load) if it cannot be written."""
-        run_id = paths.new_run_id()
+    def create(cls, parent: Path, meta: dict[str, Any], name: str | None = None) -> RunDir:
+        """A new, empty run folder (named by the time, or `name`); fails early, before any load, if it
+        cannot be written."""
+        run_id = paths.safe_name("run name", name) if name else paths.new_run_id()
         path = Path(parent) / run_id
         n = 1
         while path.exists():

@@ -10,6 +10,24 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 if TYPE_CHECKING:
     from servers.matrix import Stack
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where a stack's code and interpreter come from: this checkout and this environment by default.
+
+    An A/B run (`stackmark ab`) gives its base side another: a git worktree of the apps at another
+    commit (`root`), or another virtualenv with other server or framework versions (`python`).
+    """
+
+    python: str = sys.executable
+    root: Path = REPO_ROOT
+
+    def bin(self, name: str) -> str:
+        """A console script installed beside this interpreter (e.g. uwsgi)."""
+        return str(Path(self.python).parent / name)
+
 
 def host_port(host: str, port: int) -> str:
     """HOST:PORT, with an IPv6 literal in brackets (a bare ::1:8000 is neither a URL nor a bind address)."""
@@ -57,6 +75,12 @@ class LaunchSpec:
     workers: int
     backlog: int
     options: dict[str, Any] = field(default_factory=dict)
+    runtime: Runtime = field(default_factory=Runtime)
+
+    @property
+    def python(self) -> str:
+        """The interpreter the server runs on, so servers come from the runtime's environment."""
+        return self.runtime.python
 
     @property
     def bind(self) -> str:
@@ -74,13 +98,3 @@ class Server:
 
     def command(self, spec: LaunchSpec) -> list[str]:
         raise NotImplementedError
-
-    @staticmethod
-    def python() -> str:
-        """The interpreter of this environment, so servers come from the same venv."""
-        return sys.executable
-
-    @staticmethod
-    def venv_bin(name: str) -> str:
-        """A console script installed beside this interpreter (e.g. uwsgi)."""
-        return str(Path(sys.executable).parent / name)

@@ -12,7 +12,7 @@ class Granian(Server):
 
     def command(self, spec: LaunchSpec) -> list[str]:
         cmd = [
-            self.python(), "-m", "granian", spec.target,
+            spec.python, "-m", "granian", spec.target,
             "--interface", spec.interface,
             "--host", spec.host, "--port", str(spec.port),
             "--workers", str(spec.workers),

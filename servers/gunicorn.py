@@ -12,7 +12,7 @@ class Gunicorn(Server):
 
     def command(self, spec: LaunchSpec) -> list[str]:
         cmd = [
-            self.python(), "-m", "gunicorn",
+            spec.python, "-m", "gunicorn",
             "--bind", spec.bind,
             "--workers", str(spec.workers),
             "--worker-class", str(spec.options.get("worker_class", "sync")),

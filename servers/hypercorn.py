@@ -13,7 +13,7 @@ class Hypercorn(Server):
     def command(self, spec: LaunchSpec) -> list[str]:
         # Hypercorn tells WSGI from ASGI by the "wsgi:" / "asgi:" prefix.
         return [
-            self.python(), "-m", "hypercorn", f"{spec.interface}:{spec.target}",
+            spec.python, "-m", "hypercorn", f"{spec.interface}:{spec.target}",
             "--bind", spec.bind,
             "--workers", str(spec.workers),
             "--worker-class", str(spec.options.get("worker_class", "asyncio")),

@@ -17,12 +17,11 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers.base import LaunchSpec, http_url
+from servers.base import REPO_ROOT, LaunchSpec, Runtime, http_url
 from servers.matrix import Stack
 from servers.registry import SERVERS
 from servers.watchdog import Watchdog, group_alive
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
 
 
@@ -98,11 +97,14 @@ def pin_prefix(cpus: Sequence[int]) -> list[str]:
     return [taskset, "--cpu-list", ",".join(str(c) for c in cpus)]
 
 
-def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of a server or Locust: this one plus `extra` (e.g. DATABASE_URL), the repository
-    importable (servers import apps/, the Locust plugin imports runformat/), output unbuffered."""
+def child_env(extra: Mapping[str, str] | None = None, root: Path = REPO_ROOT,
+              source: Path | None = None) -> dict[str, str]:
+    """The environment of a server or Locust: this one plus `extra` (e.g. DATABASE_URL), the checkout at
+    `root` importable first (servers import apps/, the Locust plugin imports runformat/), unbuffered.
+    A team app's `source` folder goes before even that: its own modules must win over ours."""
     env = {**os.environ, **(extra or {})}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    first = [str(p) for p in (source, root) if p is not None]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (*first, env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("DJANGO_SETTINGS_MODULE", None)  # each Django entry point sets its own
     return env
@@ -181,15 +183,16 @@ def wait_ready(server: RunningServer, timeout_s: float) -> None:
 
 
 def _start(stack: Stack, host: str, port: int, cpus: Sequence[int], log_path: Path,
-           env: Mapping[str, str] | None) -> RunningServer:
-    spec = LaunchSpec(stack.target, stack.interface, host, port, stack.workers, stack.backlog, stack.options)
+           env: Mapping[str, str] | None, runtime: Runtime) -> RunningServer:
+    spec = LaunchSpec(stack.target, stack.interface, host, port, stack.workers, stack.backlog, stack.options,
+                      runtime)
     command = SERVERS[stack.server].command(spec)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         process, watchdog = start_group(  # an argument list, never a shell string
             pin_prefix(cpus) + command,
-            cwd=REPO_ROOT,
-            env=child_env(env),
+            cwd=stack.source or runtime.root,  # a team app runs from its folder, as its own deployment does
+            env=child_env(env, runtime.root, stack.source),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -206,6 +209,7 @@ def launch(
     host: str = LOOPBACK,
     ready_timeout_s: float = 20.0,
     env: Mapping[str, str] | None = None,
+    runtime: Runtime = Runtime(),  # noqa: B008 (frozen, so one shared default is safe)
 ) -> Iterator[RunningServer]:
     """Run `stack` for the body of the with-block; the whole process group is gone afterwards.
 
@@ -220,7 +224,7 @@ def launch(
     for _ in range(attempts):
         chosen = port if port is not None else free_port(host)
         t0 = time.monotonic()
-        server = _start(stack, host, chosen, cpus, log_path, env)
+        server = _start(stack, host, chosen, cpus, log_path, env, runtime)
         try:
             try:
                 wait_ready(server, ready_timeout_s)

@@ -3,6 +3,14 @@
 The matrix is data: apps x server variants, kept when the app's interface is
 one the variant hosts and no [[exclude]] rule drops it. Stack ids are
 "<app>-<variant>", stable and readable.
+
+A team's own matrix file (`--matrix FILE`) may hold only its [apps.X] tables:
+the [defaults], [variants.*] and [profiles.*] it leaves out are this file's,
+so its apps run under the same fair server settings as the reference apps.
+An app table there may say where its code lives (`source`, a folder relative
+to the matrix file) and that it does not implement stackmark's endpoint
+contract (`contract = false`): such an app serves only a team's own
+locustfile, and is smoke-checked instead of verified (stackmark/smoke.py).
 """
 from __future__ import annotations
 
@@ -17,6 +25,7 @@ from runformat.paths import safe_name
 from servers.registry import SERVERS
 
 MATRIX_FILE = Path(__file__).with_name("matrix.toml")
+INHERITED = ("defaults", "variants", "profiles")  # what a matrix file that leaves them out takes from MATRIX_FILE
 
 
 class MatrixError(ValueError):
@@ -37,23 +46,28 @@ class Stack:
     backlog: int
     options: dict[str, Any] = field(default_factory=dict)
     endpoints: tuple[str, ...] | None = None  # contract endpoints the app serves; None: all of them
+    source: Path | None = None  # a team app's folder: first on the server's PYTHONPATH, and its working directory
+    contract: bool = True  # False: the app does not implement the endpoint contract (a team's own service)
 
-    def serves(self, endpoint: Endpoint | str) -> bool:
-        """The one rule for what a stack serves: its app lists the endpoint (or lists none), and the
-        endpoint exists on the app's interface (ws only on ASGI). An external target's interface is
-        unknown: it is taken to serve what it is asked for."""
+    def serves(self, endpoint: Endpoint | str | None) -> bool:
+        """The one rule for what a stack serves. None is a team's own locustfile: no contract endpoint, so
+        every stack is offered it (its smoke check decides). A contract endpoint needs an app that
+        implements the contract, lists the endpoint (or lists none), and has it on its interface (ws only
+        on ASGI). An external target's interface is unknown: it is taken to serve what it is asked for."""
+        if endpoint is None:
+            return True
         ep = ENDPOINTS.get(endpoint) if isinstance(endpoint, str) else endpoint
         name = endpoint if isinstance(endpoint, str) else endpoint.name
         listed = self.endpoints is None or name in self.endpoints
         on_interface = ep is None or self.interface not in ("wsgi", "asgi") or self.interface in ep.interfaces
-        return listed and on_interface
+        return self.contract and listed and on_interface
 
     def served(self, endpoints: list[Endpoint]) -> list[Endpoint]:
         """The endpoints of `endpoints` this stack serves, in order."""
         return [e for e in endpoints if self.serves(e)]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "source": str(self.source) if self.source is not None else None}
 
 
 @dataclass(frozen=True)
@@ -69,15 +83,59 @@ def _need(table: dict[str, Any], key: str, where: str, path: Path) -> Any:
     return table[key]
 
 
-def load_matrix(path: Path = MATRIX_FILE) -> Matrix:
-    """Read and expand the matrix; any problem is a MatrixError naming file and place."""
+def _read(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise MatrixError(f"{path}: matrix file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise MatrixError(f"{path}: invalid TOML: {exc}") from None
 
+
+def _with_reference_tables(data: dict[str, Any], path: Path, reference_file: Path) -> dict[str, Any]:
+    """`data` with the [defaults], [variants.*] and [profiles.*] it leaves out taken from the reference
+    matrix (MATRIX_FILE, or an A/B base's copy of it), so a team's file can be only its [apps.X] tables.
+    [[exclude]] rules are never taken: they name our apps."""
+    missing = [key for key in INHERITED if key not in data]
+    if not missing or path.resolve() == reference_file.resolve():
+        return data
+    reference = _read(reference_file)
+    return {**{key: reference.get(key, {}) for key in missing}, **data}
+
+
+def _app(name: str, app: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The fields every stack of one [apps.X] table shares."""
+    where = f"apps.{name}"
+    interface = _need(app, "interface", where, path)
+    if interface not in ("wsgi", "asgi"):
+        raise MatrixError(f"{path}: [{where}] interface must be 'wsgi' or 'asgi', not {interface!r}")
+    contract = app.get("contract", True)
+    if not isinstance(contract, bool):
+        raise MatrixError(f"{path}: [{where}] contract must be true or false, not {contract!r}")
+    if not contract and "endpoints" in app:
+        raise MatrixError(f"{path}: [{where}] lists contract endpoints but says contract = false; drop one")
+    return {"app": name, "framework": _need(app, "framework", where, path), "interface": interface,
+            "target": _need(app, "target", where, path), "contract": contract,
+            "endpoints": tuple(app["endpoints"]) if "endpoints" in app else None,
+            "source": _source(app.get("source"), where, path)}
+
+
+def _source(value: object, where: str, path: Path) -> Path | None:
+    """The app's code folder, resolved against the matrix file's folder; it must exist now, not at launch."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise MatrixError(f"{path}: [{where}] source must be a folder path in quotes, not {value!r}")
+    folder = (path.parent / Path(value).expanduser()).resolve()
+    if not folder.is_dir():
+        raise MatrixError(f"{path}: [{where}] source folder {value!r} does not exist (looked for {folder}; a "
+                          "relative source is relative to the matrix file's folder)")
+    return folder
+
+
+def load_matrix(path: Path = MATRIX_FILE, reference_file: Path = MATRIX_FILE) -> Matrix:
+    """Read and expand the matrix; any problem is a MatrixError naming file and place."""
+    data = _with_reference_tables(_read(path), path, reference_file)
     defaults = data.get("defaults", {})
     workers = int(defaults.get("workers", 1))
     backlog = int(defaults.get("backlog", 2048))
@@ -90,9 +148,7 @@ def load_matrix(path: Path = MATRIX_FILE) -> Matrix:
     stacks: dict[str, Stack] = {}
     excluded: dict[str, str] = {}
     for app_name, app in apps.items():
-        interface = _need(app, "interface", f"apps.{app_name}", path)
-        if interface not in ("wsgi", "asgi"):
-            raise MatrixError(f"{path}: [apps.{app_name}] interface must be 'wsgi' or 'asgi', not {interface!r}")
+        shared = _app(app_name, app, path)
         for var_name, var in variants.items():
             server = _need(var, "server", f"variants.{var_name}", path)
             if server not in SERVERS:
@@ -100,7 +156,7 @@ def load_matrix(path: Path = MATRIX_FILE) -> Matrix:
                     f"{path}: [variants.{var_name}] unknown server {server!r}; known: {', '.join(sorted(SERVERS))}"
                 )
             hosts = var.get("interfaces", list(SERVERS[server].interfaces))
-            if interface not in hosts:
+            if shared["interface"] not in hosts:
                 continue  # e.g. a WSGI app on a pure ASGI server
             try:
                 stack_id = safe_name("stack id", f"{app_name}-{var_name}")
@@ -114,17 +170,10 @@ def load_matrix(path: Path = MATRIX_FILE) -> Matrix:
                 excluded[stack_id] = str(rule.get("reason", "excluded by rule"))
                 continue
             stacks[stack_id] = Stack(
-                id=stack_id,
-                app=app_name,
-                framework=_need(app, "framework", f"apps.{app_name}", path),
-                interface=interface,
-                target=_need(app, "target", f"apps.{app_name}", path),
-                variant=var_name,
-                server=server,
+                id=stack_id, **shared, variant=var_name, server=server,
                 worker=str(var.get("worker", "default")),
                 workers=int(var.get("workers", app.get("workers", workers))),
                 backlog=int(var.get("backlog", backlog)),
                 options=dict(var.get("options", {})),
-                endpoints=tuple(app["endpoints"]) if "endpoints" in app else None,
             )
     return Matrix(stacks=stacks, excluded=excluded, profiles=data.get("profiles", {}))

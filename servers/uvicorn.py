@@ -12,7 +12,7 @@ class Uvicorn(Server):
 
     def command(self, spec: LaunchSpec) -> list[str]:
         cmd = [
-            self.python(), "-m", "uvicorn", spec.target,
+            spec.python, "-m", "uvicorn", spec.target,
             "--host", spec.host, "--port", str(spec.port),
             "--loop", str(spec.options.get("loop", "uvloop")),
             "--http", str(spec.options.get("http", "httptools")),

@@ -13,7 +13,7 @@ class UWSGI(Server):
     def command(self, spec: LaunchSpec) -> list[str]:
         protocol = str(spec.options.get("protocol", "http-socket"))
         return [
-            self.venv_bin("uwsgi"),
+            spec.runtime.bin("uwsgi"),
             f"--{protocol}", spec.bind,
             "--module", spec.target,
             "--master", "--processes", str(spec.workers),

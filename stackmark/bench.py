@@ -12,6 +12,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypeVar, cast
 
@@ -19,13 +20,14 @@ from apps.contract import ENDPOINTS, Endpoint
 from runformat.records import CellRecord, StackRecord
 from runformat.rundir import RunDir
 from scenarios.catalog import Scenario
-from servers.base import ServerHandle
-from servers.launcher import REPO_ROOT, LaunchError, launch
+from servers.base import REPO_ROOT, ServerHandle
+from servers.launcher import LaunchError, launch
 from servers.matrix import Stack
 from stackmark import metadata
 from stackmark.errors import UserError
 from stackmark.loadgen import LoadSettings, run_cell
 from stackmark.plan import BenchPlan
+from stackmark.smoke import StackChecks, contract_not_checked, smoke_check, smoke_folder
 from stackmark.verify import VerifyResult, verify_stack
 
 Log = Callable[[str], None]
@@ -47,40 +49,52 @@ class ServerCrashed(Exception):
 def contract_endpoints(plan: BenchPlan) -> list[Endpoint]:
     """What to verify before load: the whole contract for stacks we launch (stored with the run),
     only the scenarios' endpoints for an external --target (it may implement nothing else)."""
-    names = {s.endpoint for s in plan.scenarios}
+    names = {s.endpoint for s in plan.scenarios if s.endpoint is not None}
     return [e for e in ENDPOINTS.values() if plan.target is None or e.name in names]
 
 
-def new_run(plan: BenchPlan, out: Path) -> RunDir:
+def new_run(plan: BenchPlan, out: Path, name: str | None = None) -> RunDir:
+    """A new run folder under `out` (named by time, or `name`), with what makes it comparable later."""
+    runtime = plan.runtime
+    host = metadata.host_info()
+    host["python"] = metadata.python_version(runtime.python)
     meta = {
         "started_at": time.time(),
-        "git": metadata.git_state(REPO_ROOT),
-        "host": metadata.host_info(),
-        "packages": metadata.package_versions(),
+        "git": metadata.git_state(runtime.root),
+        "host": host,
+        "packages": metadata.package_versions(python=runtime.python),
         "settings": plan.settings(),
         "stacks": [s.id for s in plan.stacks],
+        "runtime": {"python": runtime.python, "root": str(runtime.root),
+                    "harness_git": metadata.git_state(REPO_ROOT)},
     }
-    return RunDir.create(out, meta)
+    return RunDir.create(out, meta, name)
 
 
 def run_bench(plan: BenchPlan, run: RunDir, log: Log = print) -> BenchResult:
     """Run every missing cell of `plan` into `run`; never raises for a stack's failure."""
     result = BenchResult(run)
     log(f"run folder: {run.path}")
-    env = _database_env(plan, run)
+    env = database_env(plan, run)
     for repeat in range(plan.repeat):
-        for stack in plan.stacks:
-            served = [sc for sc in plan.scenarios if stack.serves(sc.endpoint)]  # bare apps serve a few
-            todo = [(sc, c) for sc in served for c in plan.concurrency
-                    if not run.cell_done(stack.id, sc.name, c, repeat)]
-            result.cells_skipped += len(served) * len(plan.concurrency) - len(todo)
-            if todo:
-                _bench_stack(plan, run, stack, repeat, todo, env, result, log)
+        run_repeat(plan, run, repeat, env, result, log)
     run.finish()
     return result
 
 
-def _database_env(plan: BenchPlan, run: RunDir) -> dict[str, str]:
+def run_repeat(plan: BenchPlan, run: RunDir, repeat: int, env: dict[str, str], result: BenchResult,
+               log: Log) -> None:
+    """One repeat of every stack, each from a fresh start: the unit `stackmark ab` interleaves."""
+    for stack in plan.stacks:
+        served = [sc for sc in plan.scenarios if stack.serves(sc.endpoint)]  # bare apps serve a few
+        todo = [(sc, c) for sc in served for c in plan.concurrency
+                if not run.cell_done(stack.id, sc.name, c, repeat)]
+        result.cells_skipped += len(served) * len(plan.concurrency) - len(todo)
+        if todo:
+            _bench_stack(plan, run, stack, repeat, todo, env, result, log)
+
+
+def database_env(plan: BenchPlan, run: RunDir) -> dict[str, str]:
     """DATABASE_URL for the servers: the run's own seeded SQLite file (kept on resume), or the user's database."""
     from stackmark.database import WORLD_ROWS, ensure_sqlite, redact, row_counts, seed
 
@@ -102,7 +116,7 @@ def _server(plan: BenchPlan, stack: Stack, log_path: Path, env: dict[str, str]) 
     if plan.target is not None:
         yield plan.target
     else:
-        with launch(stack, log_path, cpus=plan.server_cpus, env=env) as server:
+        with launch(stack, log_path, cpus=plan.server_cpus, env=env, runtime=plan.runtime) as server:
             yield server
 
 
@@ -120,15 +134,13 @@ def _bench_stack(plan: BenchPlan, run: RunDir, stack: Stack, repeat: int, todo: 
         with _server(plan, stack, run.stack_dir(stack.id) / "server.log", env) as server:
             record["command"], record["port"] = server.command, server.port
             record["start"] = {"status": "ok", "ready_s": round(server.ready_s, 3), "reason": None}
-            verdict = _verify(plan, stack, server, env, log, repeat)
-            record["verify"] = verdict.to_dict()
+            checks = _verify(plan, run, server, env, log, repeat, [sc for sc, _ in todo])
+            record["verify"] = checks.result.to_dict()
             _guard_write(lambda: run.write_stack(stack.id, record), run)
-            bad = set(verdict.failed_endpoints)
-            if bad:
-                result.failures.append(f"{stack.id}: failed verification on {', '.join(sorted(bad))} "
-                                       "(see stack.json); those endpoints were not measured")
+            if checks.result.failed_endpoints:
+                result.failures.append(_verify_failure(stack, checks, todo))
             for scenario, conc in todo:
-                if scenario.endpoint not in bad:
+                if not checks.blocks(scenario):
                     _one_cell(plan, run, server, stack, scenario, conc, repeat, result, log)
     except LaunchError as exc:
         record["start"] = {"status": "failed", "ready_s": None, "reason": exc.reason, "log_tail": exc.log_tail}
@@ -141,21 +153,40 @@ def _bench_stack(plan: BenchPlan, run: RunDir, stack: Stack, repeat: int, todo: 
     log(f"[{repeat}] {stack.id}: done in {time.monotonic() - t0:.1f} s")
 
 
+def _verify_failure(stack: Stack, checks: StackChecks, todo: list[tuple[Scenario, int]]) -> str:
+    """One line: what failed verification, and which scenarios that keeps from being measured."""
+    bad = ", ".join(sorted(checks.result.failed_endpoints))
+    blocked = [sc.name for sc in dict.fromkeys(sc for sc, _ in todo) if checks.blocks(sc)]
+    kept = f"not measured: {', '.join(blocked)}" if blocked else "no selected scenario needs those endpoints"
+    return f"{stack.id}: failed verification on {bad} (see stack.json); {kept}"
+
+
 def verify_served(server: ServerHandle, endpoints: list[Endpoint], database_url: str | None,
                   allow_remote: bool = False) -> VerifyResult:
-    """The contract check of a running stack, on those of `endpoints` its app serves."""
+    """The contract check of a running stack, on those of `endpoints` its app serves; an app that says
+    `contract = false` has nothing to compare with (a warn says so, and how to smoke-check it)."""
+    if not server.stack.contract:
+        return contract_not_checked()
     return verify_stack(server.host, server.port, server.stack.served(endpoints), database_url=database_url,
                         interface=server.stack.interface, allow_remote=allow_remote)
 
 
-def _verify(plan: BenchPlan, stack: Stack, server: ServerHandle, env: dict[str, str], log: Log,
-            repeat: int) -> VerifyResult:
-    verdict = verify_served(server, contract_endpoints(plan), env.get("DATABASE_URL"),
-                            allow_remote=plan.target is not None)
-    log(f"[{repeat}] {stack.id}: ready in {server.ready_s:.2f} s, verify {verdict.status}")
-    for f in verdict.findings:
+def _verify(plan: BenchPlan, run: RunDir, server: ServerHandle, env: dict[str, str], log: Log, repeat: int,
+            scenarios: list[Scenario]) -> StackChecks:
+    """The contract check (apps that implement it), then a smoke run of each team locustfile to be measured."""
+    stack = server.stack
+    endpoints = contract_endpoints(plan)
+    contract = (verify_served(server, endpoints, env.get("DATABASE_URL"), allow_remote=plan.target is not None)
+                if stack.served(endpoints) else None)
+    custom = dict.fromkeys(sc for sc in scenarios if sc.is_custom)  # a scenario has several cells: once each
+    folder = run.stack_dir(stack.id)
+    smoke = {sc.name: _guard_write(partial(smoke_check, server, sc, smoke_folder(folder, sc), plan.loadgen_cpus), run)
+             for sc in custom}
+    checks = StackChecks(contract, smoke)
+    log(f"[{repeat}] {stack.id}: ready in {server.ready_s:.2f} s, verify {checks.result.status}")
+    for f in checks.result.findings:
         log(f"    {f.level}: {f.path} {f.check}: expected {f.expected} got {f.actual}")
-    return verdict
+    return checks
 
 
 def _one_cell(plan: BenchPlan, run: RunDir, server: ServerHandle, stack: Stack, scenario: Scenario, conc: int,

@@ -11,10 +11,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from runformat.baseline import BASELINES_DIR
 from runformat.errors import RunDirError
 from servers.launcher import LaunchError
 from servers.matrix import MatrixError
-from stackmark import commands
+from stackmark import commands, compare_cmd
 from stackmark.console import err
 from stackmark.errors import UserError
 
@@ -26,12 +27,53 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"stackmark: error: {message} (see `stackmark --help`)\n")
 
 
+def _add_compare(sub: Any) -> None:
+    """`compare BASE CURRENT` and `baseline save RUN_DIR NAME`: the regression gate and what it compares to."""
+    s = sub.add_parser("compare", help="did it get slower? CURRENT against BASE: exit 1 on a regression")
+    s.add_argument("base", help="a run folder, a baseline file, or a baseline NAME (results/baselines/NAME.json)")
+    s.add_argument("current", help="the run under test: a run folder, a baseline file or NAME")
+    s.add_argument("--thresholds", metavar="FILE", help="the gate's thresholds (default ./gate.toml if present, "
+                                                        "else alpha 0.05, 5%%, errors 1 point)")
+    s.add_argument("--markdown", metavar="FILE", help="write the verdict as Markdown (a pull-request comment)")
+    s.add_argument("--json", metavar="FILE", help="write the whole comparison as JSON")
+    s.add_argument("--verbose", action="store_true", help="list unchanged comparisons in the Markdown too")
+    s.add_argument("--allow-different-host", action="store_true",
+                   help="gate even if CPU, core count, pinning, Locust processes or Python differ (said on top)")
+    s.add_argument("--baselines", default=str(BASELINES_DIR), metavar="DIR",
+                   help="where a baseline NAME is looked up (default results/baselines)")
+    s.set_defaults(func=compare_cmd.cmd_compare)
+
+    s = sub.add_parser("baseline", help="save a run as a named baseline, to commit and compare against")
+    actions = s.add_subparsers(dest="baseline_command", required=True, parser_class=Parser)
+    save = actions.add_parser("save", help="write results/baselines/NAME.json from a run folder")
+    save.add_argument("run_dir", help="a run folder made by `stackmark bench`")
+    save.add_argument("name", help="the baseline's name: letters, digits, '.', '_' or '-'")
+    save.add_argument("--out-dir", default=str(BASELINES_DIR), metavar="DIR",
+                      help="where to write it (default results/baselines)")
+    save.add_argument("--force", action="store_true", help="replace a baseline of that name")
+    save.set_defaults(func=compare_cmd.cmd_baseline_save)
+
+
 def _add_bench(sub: Any) -> None:
     s = sub.add_parser("bench", help="run the matrix under Locust load and write results + report")
     s.add_argument("--profile", default="quick", help="a [profiles.NAME] of servers/matrix.toml (default quick); "
                                                       "every other default comes from the profile")
+    _add_plan_flags(s)
+    s.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run with its own settings: only "
+                                                       "missing or failed cells run")
+    s.add_argument("--target", metavar="URL", help="measure a server that is already running (no launch)")
+    s.add_argument("--target-name", help="stack id to record for --target")
+    s.add_argument("--allow-remote", action="store_true", help="allow a --target outside loopback")
+    s.add_argument("--seed-db", action="store_true",
+                   help="with DATABASE_URL set: drop, create and fill its world and fortune tables first")
+    s.set_defaults(func=commands.cmd_bench)
+
+
+def _add_plan_flags(s: argparse.ArgumentParser) -> None:
+    """What a bench and an A/B run share: the profile and the user's overrides of it."""
     s.add_argument("--stacks", nargs="+", help="stack ids, frameworks or servers")
     s.add_argument("--scenario", nargs="+", help="scenario names (scenarios/catalog.toml)")
+    s.add_argument("--locustfile", metavar="FILE", help="your own locustfile as the scenario (named after the file)")
     s.add_argument("--concurrency", nargs="+", help="simulated users, e.g. 16 64")
     s.add_argument("--duration", type=float, help="measured seconds per cell")
     s.add_argument("--warmup", type=float, help="warm-up seconds at full concurrency (excluded)")
@@ -43,15 +85,32 @@ def _add_bench(sub: Any) -> None:
     s.add_argument("--locust-processes", type=int,
                    help="Locust processes (master + N workers), at most one per load-generator CPU (default 1)")
     s.add_argument("--out", default=DEFAULT_OUT, help="parent folder of run folders (default results/)")
-    s.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run with its own settings: only "
-                                                       "missing or failed cells run")
-    s.add_argument("--target", metavar="URL", help="measure a server that is already running (no launch)")
-    s.add_argument("--target-name", help="stack id to record for --target")
-    s.add_argument("--allow-remote", action="store_true", help="allow a --target outside loopback")
     s.add_argument("--matrix", help="a matrix file instead of servers/matrix.toml")
-    s.add_argument("--seed-db", action="store_true",
-                   help="with DATABASE_URL set: drop, create and fill its world and fortune tables first")
-    s.set_defaults(func=commands.cmd_bench)
+
+
+def _add_ab(sub: Any) -> None:
+    s = sub.add_parser("ab", help="A/B on one machine: a base and the candidate interleaved, then compared")
+    base = s.add_mutually_exclusive_group(required=True)
+    base.add_argument("--base", metavar="REF", help="git ref whose apps and matrix are the base (a worktree)")
+    base.add_argument("--base-python", metavar="PATH", help="another environment's python as the base "
+                                                            "(e.g. a virtualenv with another uvicorn)")
+    s.add_argument("--profile", default="ab", help="a [profiles.NAME] of servers/matrix.toml (default ab)")
+    _add_plan_flags(s)
+    s.add_argument("--thresholds", metavar="FILE", help="the gate's thresholds (default gate.toml)")
+    s.add_argument("--markdown", metavar="FILE", help="write the verdict as Markdown (a pull-request comment)")
+    s.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
+    s.set_defaults(func=commands.cmd_ab, target=None, target_name=None, allow_remote=False, seed_db=False)
+
+
+def _add_history(sub: Any) -> None:
+    from stackmark.history_cmd import DEFAULT_FILE, cmd_history
+
+    s = sub.add_parser("history", help="chart each metric across the runs of the history file and find step changes")
+    s.add_argument("--file", default=DEFAULT_FILE, help=f"the history file (default {DEFAULT_FILE})")
+    s.add_argument("--out", metavar="DIR", help="folder for the PNGs and index.html (default: history/ beside --file)")
+    s.add_argument("--stacks", nargs="+", help="stack ids, or a part of them: a framework or a server")
+    s.add_argument("--metric", nargs="+", help="rps, cpu_us_per_req, p99_ms, error_pct (default: all four)")
+    s.set_defaults(func=cmd_history)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=commands.cmd_verify)
 
     _add_bench(sub)
+    _add_compare(sub)
+    _add_ab(sub)
+    _add_history(sub)
 
     s = sub.add_parser("calibrate", help="measure the load generator's ceiling (and wrk's, if installed)")
     s.add_argument("--stack", default="fastapi-uvicorn", help="a fast stack to drive (default fastapi-uvicorn)")
@@ -109,12 +171,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, MatrixError, RunDirError) as exc:
         if args.debug:
             raise
-        err.print(f"stackmark: error: {exc}", highlight=False, soft_wrap=True)
+        err.print(f"stackmark: error: {exc}", highlight=False, soft_wrap=True, markup=False)
         return 2
     except LaunchError as exc:
         if args.debug:
             raise
-        err.print(f"stackmark: error: {exc.reason}", highlight=False, soft_wrap=True)
+        err.print(f"stackmark: error: {exc.reason}", highlight=False, soft_wrap=True, markup=False)
         if exc.log_tail:
             err.print(exc.log_tail, highlight=False)
         return 1

@@ -3,6 +3,7 @@ calls the module that does the work, and prints. Validation and defaults live el
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import json
 import os
@@ -15,7 +16,7 @@ from rich.table import Table
 from apps.contract import ENDPOINTS
 from runformat.errors import RunDirError
 from servers.launcher import LaunchError, launch
-from servers.matrix import Matrix, load_matrix
+from servers.matrix import MATRIX_FILE, Matrix, load_matrix
 from stackmark.bench import new_run, run_bench, verify_served
 from stackmark.console import err, out, print_problems, print_ranking
 from stackmark.cpus import default_cpus, parse_cpus
@@ -123,14 +124,31 @@ def overrides(args: argparse.Namespace) -> Overrides:
         duration_s=args.duration, warmup_s=args.warmup, primer_s=args.primer, repeat=args.repeat,
         server_cpus=args.server_cpus, loadgen_cpus=args.loadgen_cpus, no_pin=args.no_pin,
         loadgen_processes=args.locust_processes, target=args.target, target_name=args.target_name,
-        allow_remote=args.allow_remote, seed_db=args.seed_db)
+        allow_remote=args.allow_remote, seed_db=args.seed_db, locustfile=args.locustfile)
+
+
+def _announce(plan: BenchPlan, sides: int = 1) -> None:
+    if plan.cells == 0:
+        raise UserError("none of the selected stacks serves the selected scenarios (e.g. ws needs an ASGI stack, "
+                        "bare apps serve only plaintext, json, io and cpu); see `stackmark list`")
+    if set(plan.server_cpus) & set(plan.loadgen_cpus):
+        err.print("warning: server and load generator share CPUs; their numbers will disturb each other")
+    cells = plan.cells * sides
+    est = cells * (plan.primer_s + plan.warmup_s + plan.duration_s + 3) + len(plan.stacks) * plan.repeat * sides * 2
+    out.print(f"[bold]stackmark[/]: {len(plan.stacks)} stacks x {len(plan.scenarios)} scenarios x "
+              f"{len(plan.concurrency)} concurrency x {plan.repeat} repeat{' x 2 sides' if sides > 1 else ''} = "
+              f"{cells} cells, about {est / 60:.1f} min; server CPUs {list(plan.server_cpus) or 'any'}, Locust CPUs "
+              f"{list(plan.loadgen_cpus) or 'any'}")
+    if plan.loadgen_cpus:
+        os.sched_setaffinity(0, plan.loadgen_cpus)  # keep the harness itself off the server's CPUs
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from analysis.analyze import analyze  # pandas and matplotlib load only for the commands that analyse
+    from analysis.history import record_history
     from analysis.problems import problem_lines
     from analysis.report import write_report
-    from servers.launcher import REPO_ROOT
+    from servers.base import REPO_ROOT
     from stackmark import metadata
 
     matrix = matrix_of(args)
@@ -139,22 +157,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         plan, run = BenchPlan.from_run(Path(args.resume), matrix, wanted.given())
     else:
         plan, run = BenchPlan.from_profile(matrix, wanted), None
-    if plan.cells == 0:
-        raise UserError("none of the selected stacks serves the selected scenarios (e.g. ws needs an ASGI stack, "
-                        "bare apps serve only plaintext, json, io and cpu); see `stackmark list`")
-    if set(plan.server_cpus) & set(plan.loadgen_cpus):
-        err.print("warning: server and load generator share CPUs; their numbers will disturb each other")
-    est = plan.cells * (plan.primer_s + plan.warmup_s + plan.duration_s + 3) + len(plan.stacks) * plan.repeat * 2
-    out.print(f"[bold]stackmark bench[/]: {len(plan.stacks)} stacks x {len(plan.scenarios)} scenarios x "
-              f"{len(plan.concurrency)} concurrency x {plan.repeat} repeat = {plan.cells} cells, about "
-              f"{est / 60:.1f} min; server CPUs {list(plan.server_cpus) or 'any'}, Locust CPUs "
-              f"{list(plan.loadgen_cpus) or 'any'}")
+    _announce(plan)
     if run is None:
         run = new_run(plan, Path(args.out))
     else:
         run.mark_resumed(metadata.git_state(REPO_ROOT))
-    if plan.loadgen_cpus:
-        os.sched_setaffinity(0, plan.loadgen_cpus)  # keep the harness itself off the server's CPUs
     t0 = time.monotonic()
     result = run_bench(plan, run, log=lambda line: out.print(line, highlight=False))
     t_load = time.monotonic() - t0
@@ -168,12 +175,40 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 1
     print_problems(problem_lines(analysis))  # what failed and why, before any ranking
     report = write_report(analysis)
+    out.print(f"history: {record_history(analysis)}")
     print_ranking(analysis.ranking)
     out.print(f"load phase {t_load:.0f} s, report {time.monotonic() - t0 - t_load:.1f} s")
     out.print(f"summary: {result.run.path / 'summary.csv'}")
     out.print(f"report:  {report}")
     print_problems(result.failures)  # this invocation's failures again, last, where the eye ends up
     return 1 if result.failures else 0
+
+
+def cmd_ab(args: argparse.Namespace) -> int:
+    """Base and candidate interleaved on this machine, each side's report written, then the gate's verdict."""
+    from analysis.analyze import analyze
+    from analysis.report import write_report
+    from stackmark.ab import base_plan, base_runtime, run_ab
+
+    candidate = BenchPlan.from_profile(matrix_of(args), overrides(args))
+    with base_runtime(args.base, args.base_python) as runtime:
+        base = base_plan(candidate, runtime, Path(args.matrix) if args.matrix else MATRIX_FILE)
+        _announce(candidate, sides=2)
+        t0 = time.monotonic()
+        result = run_ab(base, candidate, Path(args.out), log=lambda line: out.print(line, highlight=False))
+    out.print(f"A/B load phase {time.monotonic() - t0:.0f} s")
+    print_problems(result.base.failures + result.candidate.failures)
+    for side in (result.base, result.candidate):
+        with contextlib.suppress(RunDirError):  # a side with no finished cell has no report; compare says so
+            write_report(analyze(side.run.path))
+    return _gate(result.base.run.path, result.candidate.run.path, args)
+
+
+def _gate(base: Path, candidate: Path, args: argparse.Namespace) -> int:
+    from stackmark.compare_cmd import gate
+
+    return gate(base, candidate, thresholds=args.thresholds, markdown=args.markdown, json_out=args.json,
+                python_is_change=args.base_python is not None)
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ def print_problems(failures: Sequence[str]) -> None:
     err.print(f"[red]{len(failures)} problem(s): stacks or cells not measured, measured nothing usable, "
               "or flagged:[/]")
     for line in failures:
-        err.print(f"  {line}", highlight=False, soft_wrap=True)
+        err.print(f"  {line}", highlight=False, soft_wrap=True, markup=False)
 
 
 def print_ranking(ranking: pd.DataFrame) -> None:

@@ -10,7 +10,8 @@ With `processes` > 1 Locust runs a master plus that many forked workers
 latency-w<pid>.json beside latency.json (scenarios/phases.py) and analysis
 merges them. For an open-model scenario (a catalog `rate`), the concurrency
 level is the most requests in flight (--max-inflight) and the shape runs one
-sending user per process.
+sending user per process. A team's own locustfile (`--locustfile`) runs the
+same way, with phases.py beside it and none of closed.py's arguments.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import csv
 import secrets
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +106,27 @@ def locust_command(scenario: Scenario, url: str, load: LoadSettings, cell_dir: P
     ]
 
 
+@contextmanager
+def locust_process(cmd: list[str], out_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Locust (`cmd`, already pinned) as the leader of its own process group, guarded by a watchdog, its
+    output appended to `out_path`; the whole group is gone after the with-block, whatever happened in it."""
+    with open(out_path, "ab") as out:
+        proc, watchdog = start_group(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                     env=child_env())
+    try:
+        yield proc
+    finally:
+        stop_process_group(proc, grace_s=2.0, watchdog=watchdog)
+
+
+def wait_within(proc: subprocess.Popen[bytes], budget_s: float) -> int | None:
+    """Its exit code, or None if it overstayed `budget_s` (locust_process then stops it)."""
+    try:
+        return proc.wait(timeout=budget_s)
+    except subprocess.TimeoutExpired:
+        return None
+
+
 def run_cell(server: ServerHandle, scenario: Scenario, load: LoadSettings, cell_dir: Path) -> CellOutcome:
     """One measured cell; never raises for a server or Locust failure, reports it instead."""
     cell_dir.mkdir(parents=True, exist_ok=True)
@@ -113,16 +136,9 @@ def run_cell(server: ServerHandle, scenario: Scenario, load: LoadSettings, cell_
     proc: subprocess.Popen[bytes] | None = None
     before = server_pids(server.pid)
     sampler = Sampler(server.pid, lambda: proc.pid if proc is not None and proc.poll() is None else None)
-    with sampler:
-        with open(cell_dir / paths.LOCUST_OUT, "ab") as out:
-            proc, watchdog = start_group(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                         env=child_env())
-        try:
-            code: int | None = proc.wait(timeout=budget_s)
-        except subprocess.TimeoutExpired:
-            code = None
-        finally:
-            stop_process_group(proc, grace_s=2.0, watchdog=watchdog)
+    with sampler, locust_process(cmd, cell_dir / paths.LOCUST_OUT) as running:
+        proc = running  # the sampler's generator side, from now on
+        code = wait_within(running, budget_s)
     sampler.write_csv(cell_dir / paths.SAMPLES_CSV)
     return (_server_outcome(server, before) or _locust_outcome(code, budget_s, load, cell_dir, token)
             or _measured_outcome(cell_dir) or CellOutcome(True, None))
@@ -178,13 +194,18 @@ def _measured_outcome(cell_dir: Path) -> CellOutcome | None:
     return None
 
 
+def locust_csv(folder: Path, kind: str) -> list[dict[str, str]] | None:
+    """The rows of Locust's own `locust_<kind>.csv` (stats, failures) in `folder`; None if it wrote none."""
+    try:
+        with open(folder / f"{paths.LOCUST_CSV_PREFIX}_{kind}.csv", newline="") as f:
+            return list(csv.DictReader(f))
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return None
+
+
 def first_failure(cell_dir: Path) -> str:
     """'; e.g. GET /json: HTTPError 500' from Locust's own failures CSV, or '' if there is none."""
-    try:
-        with open(cell_dir / f"{paths.LOCUST_CSV_PREFIX}_failures.csv", newline="") as f:
-            row = next(csv.DictReader(f), None)
-    except OSError:
-        return ""
+    row = next(iter(locust_csv(cell_dir, "failures") or []), None)
     if not row:
         return ""
     return f"; e.g. {row.get('Method', '')} {row.get('Name', '')}: {(row.get('Error') or '')[:120]}"

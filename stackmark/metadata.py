@@ -1,9 +1,11 @@
 """What a run must record to be comparable later: code, machine, versions, settings."""
 from __future__ import annotations
 
+import json
 import platform
 import socket
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,10 @@ PACKAGES = (
 )
 
 
-def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
+def package_versions(names: tuple[str, ...] = PACKAGES, python: str | None = None) -> dict[str, str | None]:
+    """Installed versions of `names`, here or in the environment of another interpreter (an A/B base)."""
+    if python is not None and Path(python).resolve() != Path(sys.executable).resolve():
+        return _versions_in(python, names)
     out: dict[str, str | None] = {}
     for name in names:
         try:
@@ -25,6 +30,36 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]
         except metadata.PackageNotFoundError:
             out[name] = None
     return out
+
+
+_VERSIONS_SCRIPT = """
+import json, sys
+from importlib import metadata
+out = {}
+for name in sys.argv[1:]:
+    try:
+        out[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        out[name] = None
+print(json.dumps(out))
+"""
+
+
+def _versions_in(python: str, names: tuple[str, ...]) -> dict[str, str | None]:
+    r = subprocess.run([python, "-c", _VERSIONS_SCRIPT, *names], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        return dict.fromkeys(names)
+    found: dict[str, str | None] = json.loads(r.stdout)
+    return found
+
+
+def python_version(python: str) -> str:
+    """`3.11.7` of another interpreter (or of this one)."""
+    if Path(python).resolve() == Path(sys.executable).resolve():
+        return platform.python_version()
+    r = subprocess.run([python, "-c", "import platform; print(platform.python_version())"], capture_output=True,
+                       text=True, timeout=60)
+    return r.stdout.strip() if r.returncode == 0 else "unknown"
 
 
 def git_state(repo: Path) -> dict[str, Any]:

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from runformat import SQLITE_PER_RUN
 from runformat.records import Settings
 from runformat.rundir import RunDir
-from scenarios.catalog import Scenario
+from scenarios.catalog import Scenario, load_scenarios, locustfile_scenario
+from servers.base import Runtime
 from servers.matrix import Matrix, Stack
 from stackmark.cpus import default_cpus, parse_cpus
 from stackmark.database import redact
@@ -61,6 +62,7 @@ class Overrides:
     target_name: str | None = None
     allow_remote: bool = False
     seed_db: bool = False
+    locustfile: str | None = None  # a team's own locustfile: a scenario of its own, instead of the profile's
 
     def given(self) -> list[str]:
         """The settings the user set explicitly (a resume refuses them: it runs the run's own)."""
@@ -83,6 +85,7 @@ class BenchPlan:
     seed_database: bool = False  # (re)create world/fortune in database_url before the run
     loadgen_processes: int = 1  # Locust's --processes: a master plus N workers on the load-generator CPUs
     profile: str | None = None
+    runtime: Runtime = field(default_factory=Runtime)  # where the stacks' code and interpreter come from
 
     def settings(self) -> Settings:
         """What run.json records: everything a resume needs to run the same experiment."""
@@ -119,9 +122,13 @@ class BenchPlan:
             raise UserError("--target measures one running server; drop --stacks (or drop --target)")
         stacks = [target.stack] if target else select_stacks(
             matrix, o.stacks or ([] if profile.get("stacks", "all") == "all" else profile["stacks"]))
+        scenarios = _scenarios(o, profile["scenarios"])
+        if not any(sc.is_custom for sc in scenarios) and stacks and not any(s.contract for s in stacks):
+            raise UserError("the selected stacks' apps say contract = false, so they serve no catalog scenario; "
+                            "pass their own load with --locustfile FILE")
         server_cpus, loadgen_cpus = default_cpus(o.no_pin)
         plan = cls._checked(
-            stacks, select_scenarios(o.scenarios, profile["scenarios"]),
+            stacks, scenarios,
             o.concurrency or profile["concurrency"],
             {k: getattr(o, k) if getattr(o, k) is not None else profile[k] for k in LIMITS},
             o.repeat if o.repeat is not None else profile["repeat"],
@@ -143,6 +150,11 @@ class BenchPlan:
         s = meta["settings"]
         if s["target"]:
             raise UserError(f"{run_dir} measured an external --target; run it again instead of resuming")
+        catalog = load_scenarios()
+        unknown_names = [n for n in s["scenarios"] if n not in catalog]
+        if unknown_names:
+            raise UserError(f"{run_dir} measured {', '.join(unknown_names)}, not in scenarios/catalog.toml (a "
+                            "--locustfile run cannot be resumed); start a new run")
         plan = cls._checked(
             select_stacks(matrix, meta["stacks"] or ["all"]), select_scenarios(s["scenarios"], []),
             s["concurrency"], {k: s[k] for k in LIMITS},  # type: ignore[literal-required]
@@ -166,6 +178,18 @@ class BenchPlan:
                    timed["duration_s"], timed["warmup_s"], timed["primer_s"],
                    whole_numbers([repeat], "repeat", MAX_REPEAT)[0], list(server_cpus), list(loadgen_cpus),
                    loadgen_processes=processes, **rest)
+
+
+def _scenarios(o: Overrides, profile_scenarios: Sequence[str]) -> list[Scenario]:
+    """The user's or the profile's catalog scenarios; a --locustfile replaces the profile's (add --scenario
+    to run catalog scenarios beside it)."""
+    if o.locustfile is None:
+        return select_scenarios(o.scenarios, profile_scenarios)
+    try:
+        custom = locustfile_scenario(Path(o.locustfile))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return [*select_scenarios(o.scenarios, []), custom]
 
 
 def resume_database(recorded: str, run_dir: Path) -> str | None:

@@ -24,13 +24,14 @@ from analysis.columns import (
     RANK_COLUMNS,
     STALL_COLUMNS,
     SUMMARY_COLUMNS,
+    UNSATURATED_COLUMNS,
 )
 from analysis.flags import NOISY_INTERVAL_FRACTION
 from analysis.hist import mean_from_hist, percentile_from_hist
 from analysis.ranking import ranking
 from analysis.stats import bootstrap_median_interval, coefficient_of_variation
 from analysis.tidy import tidy_frame
-from golden_runs import CLEAN, GOLDEN, copy_run, row
+from golden_runs import CLEAN, GOLDEN, copy_run, golden_thresholds, row  # noqa: F401  (an autouse fixture)
 from runformat.latency import merge_hists
 
 
@@ -85,7 +86,7 @@ def test_mean_and_merge():
 # -- tidy_frame on the golden run ---------------------------------------------
 
 def test_columns_exact(df):
-    assert list(df.columns) == COLUMNS == BASE_COLUMNS + STALL_COLUMNS
+    assert list(df.columns) == COLUMNS == BASE_COLUMNS + STALL_COLUMNS + UNSATURATED_COLUMNS
 
 
 def test_one_row_per_finished_cell_unfinished_absent(df):
@@ -166,7 +167,8 @@ def test_new_columns_are_appended_after_the_old_ones():
                                           "offered_rps", "missed", "late",  # open model, appended after the flags
                                           "other_load_pct",
                                           *INTERVAL_COLUMNS,  # each group's 95% interval over its repeats
-                                          "max_gap_s", "stalled"]  # stall detection, last
+                                          "max_gap_s", "stalled",  # stall detection
+                                          "server_cpu_pct", "unsaturated"]  # neither side saturated, last
 
 
 def test_ranking_order_rel_rps_and_flags(df):
@@ -182,8 +184,9 @@ def test_ranking_order_rel_rps_and_flags(df):
     assert list(rank["rel_rps"]) == pytest.approx([1.0, 0.55, 0.5125, 0.3, 0.2, 0.175])
     # flask-uwsgi's golden samples have the machine busy beyond its server and Locust (59% other load): noisy;
     # django-asgi-uvicorn stalled for 1.7 s: the most serious flag comes first
-    assert list(rank["flags"]) == ["generator-bound", "noisy", "", "", "starved,littles-off,noisy",
-                                   "stalled,littles-off"]
+    # flask-gunicorn-gthread r0 and flask-uwsgi: server and Locust both far from saturated: unsaturated
+    assert list(rank["flags"]) == ["generator-bound", "unsaturated,noisy", "", "",
+                                   "unsaturated,starved,littles-off,noisy", "stalled,littles-off"]
 
 
 def test_ranking_tie_with_next(df):

@@ -31,7 +31,7 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory,
          "--out", str(out)],
         capture_output=True, text=True, timeout=240,
     )
-    runs = list(out.iterdir())
+    runs = list(out.glob("2*"))
     assert len(runs) == 1, (r.stdout, r.stderr)
     return r, runs[0]
 
@@ -109,7 +109,7 @@ def test_ctrl_c_leaves_no_server_or_locust_and_keeps_finished_cells(tmp_path: Pa
         assert not alive, [p.cmdline() for p in alive]
         assert proc.returncode == 130, out
         assert "interrupted" in out
-        run_dir = next(tmp_path.iterdir())
+        run_dir = next(tmp_path.glob("2*"))
         assert json.loads((run_dir / "run.json").read_text())["finished_at"] is None
     finally:
         if proc.poll() is None:
@@ -123,7 +123,7 @@ def test_websocket_scenario_runs_on_asgi_and_is_skipped_on_wsgi(tmp_path: Path, 
         capture_output=True, text=True, timeout=120,
     )
     assert r.returncode == 0, r.stdout + r.stderr
-    df = pd.read_csv(next(tmp_path.iterdir()) / "summary.csv")
+    df = pd.read_csv(next(tmp_path.glob("2*")) / "summary.csv")
     assert list(df["stack"]) == ["fastapi-uvicorn"]  # a WSGI stack has no /ws: not measured, not failed
     assert df["requests"].iloc[0] > 0 and df["errors"].iloc[0] == 0 and df["starved_users"].iloc[0] == 0
 

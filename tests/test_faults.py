@@ -48,7 +48,7 @@ def test_killed_worker_fails_the_cell_keeps_the_rest_and_resume_redoes_only_it(
             bench.kill()
     assert bench.returncode == 1, out
     assert "died during the cell" in out
-    run_dir = next(tmp_path.iterdir())
+    run_dir = next(tmp_path.glob("2*"))
     flask_cell = json.loads((run_dir / "stacks/flask-gunicorn-sync/json-c4-r0/cell.json").read_text())
     assert flask_cell["status"] == "failed" and "died during the cell" in flask_cell["reason"]
     fastapi_cell = json.loads((run_dir / "stacks/fastapi-uvicorn/json-c4-r0/cell.json").read_text())
@@ -78,7 +78,7 @@ def test_killed_master_is_a_failed_cell_with_log_tail(tmp_path: Path, stackmark_
         if bench.poll() is None:
             bench.kill()
     assert bench.returncode == 1
-    run_dir = next(tmp_path.iterdir())
+    run_dir = next(tmp_path.glob("2*"))
     cell = json.loads((run_dir / "stacks/fastapi-uvicorn/json-c4-r0/cell.json").read_text())
     assert cell["status"] == "failed" and "exited with code -9" in cell["reason"]
     assert "server_log_tail" in cell
@@ -101,7 +101,7 @@ def test_sigterm_stops_everything_within_5_s_and_resume_finishes(tmp_path: Path,
         if bench.poll() is None:
             bench.kill()
     assert bench.returncode == 130
-    run_dir = next(tmp_path.iterdir())
+    run_dir = next(tmp_path.glob("2*"))
     assert not (run_dir / "stacks/flask-gunicorn-gthread/json-c4-r0/cell.json").exists()
     meta = json.loads((run_dir / "run.json").read_text())
     meta["settings"]["duration_s"] = 1.0  # resume with a short window to keep the test quick
@@ -153,7 +153,7 @@ def test_database_password_never_reaches_results_or_logs(tmp_path: Path, stackma
                         "--seed-db", "--out", str(tmp_path)], capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert password not in r.stdout + r.stderr
-    run_dir = next(tmp_path.iterdir())
+    run_dir = next(tmp_path.glob("2*"))
     files = [p for p in run_dir.rglob("*") if p.is_file()]
     assert any(p.name == "run.json" for p in files)
     for p in files:

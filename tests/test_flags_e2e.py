@@ -49,7 +49,7 @@ def measure_one_cell(out: Path, stack: Stack, two_cpus: bool) -> tuple[pd.Series
         run.write_stack(stack.id, record)
         outcome = run_cell(server, scenario, load, cell_dir)
         run.write_cell(cell_dir, {
-            "stack": stack.id, "scenario": scenario.name, "endpoint": scenario.endpoint,
+            "stack": stack.id, "scenario": scenario.name, "endpoint": scenario.path,
             "concurrency": USERS, "repeat": 0,
             "status": "ok" if outcome.ok else "failed", "reason": outcome.reason,
             "loadgen_cpus": list(load.cpus), "loadgen_processes": 1,

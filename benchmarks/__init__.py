@@ -1,0 +1,1 @@
+"""The harness's own benchmarks: make bench-harness, bench-noise, bench-gate."""
