@@ -81,6 +81,19 @@ def test_a_regression_needs_both_significance_and_size() -> None:
     assert (v, why) == (NO_CHANGE, "beyond 5% but not significant (p > 0.05)")
 
 
+def test_a_regression_needs_its_interval_wholly_on_the_bad_side() -> None:
+    """The A/A pair `make bench-gate` called a regression under the rank test alone (stored CPU us/req of
+    fastapi-uvicorn, two disturbed repeats): p = 0.016, +11% medians, but a 95% interval from -4% to +22%."""
+    base = (65.2, 71.7, 73.5, 68.2, 66.3)
+    current = (80.3, 80.9, 75.5, 68.8, 73.8)
+    e = evidence("s", METRICS["cpu_us_per_req"], Side(base, (), (), None), Side(current, (), (), None), Thresholds())
+    assert e.p_worse <= 0.05 and e.change > 0.05 and e.change_lo < 0  # the rank test alone would call it
+    v, why = judge(e)
+    assert v == NO_CHANGE and why.startswith("beyond 5% but not significant (its 95% interval, ")
+    # the mirror image for throughput, where lower is worse: a clean drop is still a regression
+    assert verdict("rps", BASE, scaled(BASE, 0.9)) == (REGRESSION, "worse by more than 5%")
+
+
 def test_direction_per_metric() -> None:
     assert verdict("rps", BASE, scaled(BASE, 0.8))[0] == REGRESSION  # less throughput is worse
     assert verdict("rps", BASE, scaled(BASE, 1.2))[0] == IMPROVEMENT
