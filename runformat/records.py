@@ -33,6 +33,8 @@ class Settings(TypedDict):
     database: str  # redacted URL, or SQLITE_PER_RUN
     target: str | None  # redacted --target URL, or None when stackmark launched the stacks
     profile: NotRequired[str | None]
+    # a team's --locustfile scenarios: name -> {"path": absolute path, "sha256": of its text when it ran}
+    locustfiles: NotRequired[dict[str, dict[str, str]]]
 
 
 class RunMeta(TypedDict):

@@ -12,6 +12,8 @@ previous version would misread the new files):
    list. latency.json may carry `timeline` (completions per slot of the
    window, to find stalls) and `run_token` (a worker file must carry its
    cell's token). Version-1 folders are migrated on load by `update_to_2`.
+   Later additions that old readers can ignore stay version 2: run.json
+   `runtime` (an A/B base's python and checkout), settings `locustfiles`.
 """
 from __future__ import annotations
 

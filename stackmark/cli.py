@@ -138,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cpus", help="pin servers to these CPUs")
     s.add_argument("--log-dir", default="/tmp/stackmark-verify", help="server logs")
     s.add_argument("--matrix", help="a matrix file instead of servers/matrix.toml")
+    s.add_argument("--locustfile", metavar="FILE", help="also smoke-check the paths your own locustfile requests "
+                   "(what an app with contract = false is checked by)")
     s.set_defaults(func=commands.cmd_verify)
 
     _add_bench(sub)

@@ -22,7 +22,7 @@ from stackmark.console import err, out, print_problems, print_ranking
 from stackmark.cpus import default_cpus, parse_cpus
 from stackmark.database import ensure_sqlite
 from stackmark.errors import UserError
-from stackmark.plan import BenchPlan, Overrides, env_database_url
+from stackmark.plan import BenchPlan, Overrides, custom_scenario, env_database_url
 from stackmark.select import one_stack, select_scenarios, select_stacks, whole_numbers
 
 VERDICT_COLOURS = {"ok": "green", "warn": "yellow", "fail": "red"}
@@ -93,19 +93,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """The contract check of each stack; with --locustfile, also a smoke run of the team's own requests (the
+    check an app with `contract = false` gets, as `stackmark bench --locustfile` runs it before load)."""
+    from stackmark.smoke import StackChecks, smoke_check
     from stackmark.verify import format_findings
 
     stacks = select_stacks(matrix_of(args), args.stacks)
+    custom = custom_scenario(args.locustfile) if args.locustfile else None
     cpus = parse_cpus(args.cpus) if args.cpus else []
     db = adhoc_database()
-    table = Table(title="contract verification")
+    table = Table(title="contract verification" + (f" and a smoke run of {custom.name}" if custom else ""))
     for col in ("stack", "result", "ready s", "findings"):
         table.add_column(col)
     failed = 0
     for stack in stacks:
         try:
             with launch(stack, Path(args.log_dir) / f"{stack.id}.log", cpus=cpus, env={"DATABASE_URL": db}) as server:
-                verdict = verify_served(server, list(ENDPOINTS.values()), db)
+                contract = (verify_served(server, list(ENDPOINTS.values()), db)
+                            if stack.contract or custom is None else None)
+                smoke = ({custom.name: smoke_check(server, custom, Path(args.log_dir) / f"{stack.id}-smoke", [])}
+                         if custom else {})
+                verdict = StackChecks(contract, smoke).result
                 ready = f"{server.ready_s:.2f}"
         except LaunchError as exc:
             failed += 1

@@ -3,6 +3,7 @@ stored run's own settings (resume). Defaults live in the profile only (servers/m
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -100,6 +101,10 @@ class BenchPlan:
             "target": self.target.stack.target if self.target else None,
             "profile": self.profile,
         }
+        custom = [s for s in self.scenarios if s.is_custom]
+        if custom:  # the file itself is the team's; its path and digest say which load a run measured
+            settings["locustfiles"] = {s.name: {"path": str(s.locustfile), "sha256": hashlib.sha256(
+                s.locustfile.read_bytes()).hexdigest()} for s in custom}
         return settings
 
     @property
@@ -185,11 +190,15 @@ def _scenarios(o: Overrides, profile_scenarios: Sequence[str]) -> list[Scenario]
     to run catalog scenarios beside it)."""
     if o.locustfile is None:
         return select_scenarios(o.scenarios, profile_scenarios)
+    return [*select_scenarios(o.scenarios, []), custom_scenario(o.locustfile)]
+
+
+def custom_scenario(locustfile: str) -> Scenario:
+    """A team's --locustfile as a scenario, or one line saying what is wrong with it."""
     try:
-        custom = locustfile_scenario(Path(o.locustfile))
+        return locustfile_scenario(Path(locustfile))
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    return [*select_scenarios(o.scenarios, []), custom]
 
 
 def resume_database(recorded: str, run_dir: Path) -> str | None:
