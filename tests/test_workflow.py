@@ -42,6 +42,15 @@ def readme_snippet() -> str:
     return match.group(1)
 
 
+def broken_copy(tmp_path: Path, old: str, new: str) -> Path:
+    """The workflow with one deliberate mistake: `old` (which must be there) replaced by `new`."""
+    text = WORKFLOW.read_text(encoding="utf-8")
+    assert old in text
+    broken = tmp_path / "benchmark.yml"
+    broken.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return broken
+
+
 def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
     (job,) = workflow["jobs"].values()
     return list(job["steps"])
@@ -80,10 +89,7 @@ def test_the_readme_snippet_is_a_valid_github_workflow(tmp_path: Path) -> None:
     ("        uses: actions/checkout@v4\n", "        uses: actions/checkout@v4\n        shell: bash\n"),
 ])
 def test_a_broken_copy_fails_the_check(tmp_path: Path, old: str, new: str) -> None:
-    text = WORKFLOW.read_text(encoding="utf-8")
-    assert old in text
-    broken = tmp_path / "benchmark.yml"
-    broken.write_text(text.replace(old, new, 1), encoding="utf-8")
+    broken = broken_copy(tmp_path, old, new)
     r = check_schema(broken)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "Schema validation errors" in r.stdout + r.stderr
@@ -135,10 +141,7 @@ def test_actionlint_passes_the_workflow_and_the_readme_snippet(tmp_path: Path) -
     ("if: always()", "if: always(1)", "[expression]"),  # wrong arity
 ])
 def test_actionlint_fails_a_broken_copy(tmp_path: Path, old: str, new: str, kind: str) -> None:
-    text = WORKFLOW.read_text(encoding="utf-8")
-    assert old in text
-    broken = tmp_path / "benchmark.yml"
-    broken.write_text(text.replace(old, new, 1), encoding="utf-8")
+    broken = broken_copy(tmp_path, old, new)
     r = actionlint(broken)
     assert r.returncode == 1, r.stdout + r.stderr
     assert kind in r.stdout
