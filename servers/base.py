@@ -95,6 +95,7 @@ class Server:
     package: ClassVar[str]  # the distribution to import / report the version of
     module: ClassVar[str]  # the importable module that proves it is installed
     ready_path: ClassVar[str] = "/plaintext"
+    max_workers: ClassVar[int | None] = None  # a server that runs one process says 1; None: any number
 
     def command(self, spec: LaunchSpec) -> list[str]:
         raise NotImplementedError

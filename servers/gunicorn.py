@@ -1,4 +1,4 @@
-"""Gunicorn: pre-fork WSGI server; ASGI through the uvicorn-worker package."""
+"""Gunicorn: pre-fork WSGI server; ASGI through the uvicorn-worker package or its own `asgi` worker."""
 from __future__ import annotations
 
 from servers.base import LaunchSpec, Server
@@ -21,4 +21,6 @@ class Gunicorn(Server):
         ]
         if "threads" in spec.options:
             cmd += ["--threads", str(spec.options["threads"])]
+        if "asgi_loop" in spec.options:  # the native asgi worker's event loop: auto, asyncio or uvloop
+            cmd += ["--asgi-loop", str(spec.options["asgi_loop"])]
         return cmd + [spec.target]

@@ -169,10 +169,15 @@ def load_matrix(path: Path = MATRIX_FILE, reference_file: Path = MATRIX_FILE) ->
             if rule is not None:
                 excluded[stack_id] = str(rule.get("reason", "excluded by rule"))
                 continue
+            stack_workers = int(var.get("workers", app.get("workers", workers)))
+            most = SERVERS[server].max_workers
+            if most is not None and stack_workers > most:
+                raise MatrixError(f"{path}: [variants.{var_name}] {server} runs at most {most} worker(s), not "
+                                  f"{stack_workers} (for [apps.{app_name}])")
             stacks[stack_id] = Stack(
                 id=stack_id, **shared, variant=var_name, server=server,
                 worker=str(var.get("worker", "default")),
-                workers=int(var.get("workers", app.get("workers", workers))),
+                workers=stack_workers,
                 backlog=int(var.get("backlog", backlog)),
                 options=dict(var.get("options", {})),
             )

@@ -8,8 +8,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+# emoji=False: rich would turn a finding such as "header:date: expected ..." into a calendar emoji.
+out = Console(width=None if sys.stdout.isatty() else 160, emoji=False)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160, emoji=False)
 
 RANK_COLUMNS = ("#", "stack", "req/s", "interval", "vs best", "p99 ms", "CPU us/req", "RSS MB", "Locust CPU %",
                 "flags")

@@ -19,7 +19,7 @@ from servers.matrix import Matrix, Stack
 from stackmark.cpus import default_cpus, parse_cpus
 from stackmark.database import redact
 from stackmark.errors import UserError, unknown
-from stackmark.select import seconds, select_scenarios, select_stacks, whole_numbers
+from stackmark.select import profile_stacks, seconds, select_scenarios, select_stacks, whole_numbers
 from stackmark.target import ExternalServer, parse_target
 
 # name of the setting -> (what the user calls it, lowest, highest)
@@ -125,8 +125,8 @@ class BenchPlan:
         target = parse_target(o.target, o.allow_remote, o.target_name) if o.target else None
         if target is not None and o.stacks:
             raise UserError("--target measures one running server; drop --stacks (or drop --target)")
-        stacks = [target.stack] if target else select_stacks(
-            matrix, o.stacks or ([] if profile.get("stacks", "all") == "all" else profile["stacks"]))
+        stacks = [target.stack] if target else (
+            select_stacks(matrix, o.stacks) if o.stacks else profile_stacks(matrix, profile))
         scenarios = _scenarios(o, profile["scenarios"])
         if not any(sc.is_custom for sc in scenarios) and stacks and not any(s.contract for s in stacks):
             raise UserError("the selected stacks' apps say contract = false, so they serve no catalog scenario; "

@@ -1,7 +1,8 @@
 """Turn what the user named (stacks, scenarios, numbers) into validated values, or one-line errors."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from scenarios.catalog import Scenario, load_scenarios
 from servers.matrix import Matrix, Stack
@@ -11,6 +12,11 @@ from stackmark.errors import UserError, unknown
 def split(values: Sequence[str] | None) -> list[str]:
     """Accept both `--stacks a b` and `--stacks a,b`."""
     return [v for item in (values or []) for v in item.split(",") if v]
+
+
+def named(stack: Stack, name: str) -> bool:
+    """The one naming rule: a stack answers to its id, framework, server, app or variant name."""
+    return name in (stack.id, stack.framework, stack.server, stack.app, stack.variant)
 
 
 def select_stacks(matrix: Matrix, names: Sequence[str] | None) -> list[Stack]:
@@ -23,7 +29,7 @@ def select_stacks(matrix: Matrix, names: Sequence[str] | None) -> list[Stack]:
         if name in matrix.stacks:
             chosen.append(matrix.stacks[name])
             continue
-        group = [s for s in matrix.stacks.values() if name in (s.framework, s.server, s.app, s.variant)]
+        group = [s for s in matrix.stacks.values() if named(s, name)]
         if group:
             chosen.extend(group)
             continue
@@ -31,6 +37,17 @@ def select_stacks(matrix: Matrix, names: Sequence[str] | None) -> list[Stack]:
             raise UserError(f"stack {name!r} is excluded by servers/matrix.toml: {matrix.excluded[name]}")
         raise unknown("stack", name, matrix.stacks, "stackmark list")
     return list({s.id: s for s in chosen}.values())  # keep order, drop repeats
+
+
+def profile_stacks(matrix: Matrix, profile: Mapping[str, Any]) -> list[Stack]:
+    """A profile's stacks: its `stacks` ("all" or names) without those its `skip` names (same naming rule).
+
+    A skip name that names nothing here is no error: a team's matrix file takes the reference profiles
+    (servers/matrix.toml) without the reference apps and variants they skip."""
+    listed = profile.get("stacks", "all")
+    skipped = split(profile.get("skip", []))
+    return [s for s in select_stacks(matrix, [] if listed == "all" else listed)
+            if not any(named(s, name) for name in skipped)]
 
 
 def one_stack(matrix: Matrix, name: str, command: str) -> Stack:

@@ -50,8 +50,10 @@ BARE: dict[str, tuple[Stack, tuple[str, ...]]] = {} if _HAS_BARE else {
     ),
 }
 SQLITE_STACKS = [*MATRIX, *BARE]
-# One stack per framework (both Django interfaces), each on a different server family.
-POSTGRES_STACKS = ["flask-gunicorn-gthread", "django-wsgi-gunicorn-sync", "django-asgi-uvicorn", "fastapi-uvicorn"]
+# One stack per app with a database (Django: WSGI, ASGI with sync views, ASGI with async views), on server
+# families that differ, Gunicorn's own ASGI worker among them.
+POSTGRES_STACKS = ["flask-gunicorn-gthread", "django-wsgi-gunicorn-sync", "django-asgi-uvicorn",
+                   "django-asgi-async-gunicorn-asgi", "fastapi-uvicorn"]
 PARALLEL = 3
 BURST = 12  # concurrent /updates?queries=20 after verification
 

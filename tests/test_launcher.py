@@ -25,6 +25,8 @@ STACKS = [
     "fastapi-gunicorn-uvicorn",
     "flask-hypercorn",
     "django-asgi-uvicorn",
+    "fastapi-gunicorn-asgi",
+    "django-asgi-async-daphne",
 ]
 
 

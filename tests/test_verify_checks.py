@@ -265,3 +265,13 @@ def test_echo_error_shape_and_io_timing() -> None:
     body = b'{"waited_ms": 50}'
     assert check_response(io, 200, json_headers(body), body, elapsed_s=0.051) == []
     assert checks(check_response(io, 200, json_headers(body), body, elapsed_s=0.002)) == ["timing"]
+
+
+def test_the_terminal_prints_a_missing_date_finding_as_written() -> None:
+    """`stackmark verify` prints findings through rich, which would turn `header:date:` into an emoji."""
+    from stackmark.console import out
+
+    line = "/plaintext  header:date: expected present  got (missing)"
+    with out.capture() as shown:
+        out.print(line)
+    assert shown.get().strip() == line

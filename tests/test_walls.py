@@ -5,7 +5,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-HARNESS = {"stackmark", "servers", "analysis", "scenarios"}
+HARNESS = {"stackmark", "servers", "analysis", "scenarios", "runformat"}
 
 
 def _imports(path: Path) -> set[str]:
