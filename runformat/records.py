@@ -35,6 +35,7 @@ class Settings(TypedDict):
     profile: NotRequired[str | None]
     # a team's --locustfile scenarios: name -> {"path": absolute path, "sha256": of its text when it ran}
     locustfiles: NotRequired[dict[str, dict[str, str]]]
+    configuration: NotRequired[str]  # "default" (one worker a stack) or "tuned" (each server as its docs say)
 
 
 class RunMeta(TypedDict):
@@ -67,6 +68,8 @@ class StackRecord(TypedDict):
     server: str
     worker: str
     interface: str
+    configuration: NotRequired[str]  # "default" or "tuned"; absent: default
+    config_hash: NotRequired[str]  # 12 hex of sha256 of server, worker, workers, options (Stack.config_hash)
     command: NotRequired[list[str]]
     port: NotRequired[int]
     cpus: NotRequired[list[int]]

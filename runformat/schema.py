@@ -13,7 +13,9 @@ previous version would misread the new files):
    window, to find stalls) and `run_token` (a worker file must carry its
    cell's token). Version-1 folders are migrated on load by `update_to_2`.
    Later additions that old readers can ignore stay version 2: run.json
-   `runtime` (an A/B base's python and checkout), settings `locustfiles`.
+   `runtime` (an A/B base's python and checkout), settings `locustfiles`,
+   settings `configuration` and stack.json `configuration` and `config_hash`
+   (2026-11-23: "default" or "tuned"; absent means default).
 """
 from __future__ import annotations
 

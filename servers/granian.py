@@ -21,4 +21,6 @@ class Granian(Server):
         ]
         if spec.interface == "asgi" and "loop" in spec.options:
             cmd += ["--loop", str(spec.options["loop"])]
+        if spec.interface == "wsgi" and "blocking_threads" in spec.options:  # ASGI: fixed at 1 (more is an error)
+            cmd += ["--blocking-threads", str(spec.options["blocking_threads"])]
         return cmd

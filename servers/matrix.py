@@ -14,6 +14,8 @@ locustfile, and is smoke-checked instead of verified (stackmark/smoke.py).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,8 @@ from runformat.paths import safe_name
 from servers.registry import SERVERS
 
 MATRIX_FILE = Path(__file__).with_name("matrix.toml")
-INHERITED = ("defaults", "variants", "profiles")  # what a matrix file that leaves them out takes from MATRIX_FILE
+# what a matrix file that leaves them out takes from MATRIX_FILE
+INHERITED = ("defaults", "variants", "profiles", "tuned")
 
 
 class MatrixError(ValueError):
@@ -48,6 +51,14 @@ class Stack:
     endpoints: tuple[str, ...] | None = None  # contract endpoints the app serves; None: all of them
     source: Path | None = None  # a team app's folder: first on the server's PYTHONPATH, and its working directory
     contract: bool = True  # False: the app does not implement the endpoint contract (a team's own service)
+    configuration: str = "default"  # "default": one worker, the fair per-worker comparison; "tuned": as deployed
+
+    def config_hash(self) -> str:
+        """12 hex digits of the sha256 of how the server runs (server, worker model, workers, options) as
+        canonical JSON: the same for the same configuration whatever the app, different when any of it is."""
+        canonical = json.dumps({"server": self.server, "worker": self.worker, "workers": self.workers,
+                                "options": self.options}, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
     def serves(self, endpoint: Endpoint | str | None) -> bool:
         """The one rule for what a stack serves. None is a team's own locustfile: no contract endpoint, so
@@ -71,10 +82,25 @@ class Stack:
 
 
 @dataclass(frozen=True)
+class Count:
+    """A tuned setting for a number of CPUs: `per_cpu` x CPUs + `plus` (a whole number in the file is `plus`)."""
+
+    per_cpu: int = 0
+    plus: int = 0
+
+    def at(self, cpus: int) -> int:
+        return max(1, self.per_cpu * cpus + self.plus)
+
+
+TunedRules = dict[str, dict[str, Count]]  # server or variant name -> "workers" or an option name -> its count
+
+
+@dataclass(frozen=True)
 class Matrix:
     stacks: dict[str, Stack]
     excluded: dict[str, str]  # stack id -> reason
     profiles: dict[str, dict[str, Any]]
+    tuned: TunedRules = field(default_factory=dict)  # [tuned.*]: the `tuned` configuration's rules
 
 
 def _need(table: dict[str, Any], key: str, where: str, path: Path) -> Any:
@@ -133,6 +159,34 @@ def _source(value: object, where: str, path: Path) -> Path | None:
     return folder
 
 
+def _count(value: object, where: str, path: Path) -> Count:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return Count(plus=value)
+    if isinstance(value, dict) and value and set(value) <= {"per_cpu", "plus"} and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value.values()):
+        return Count(int(value.get("per_cpu", 0)), int(value.get("plus", 0)))
+    raise MatrixError(f"{path}: [{where}] must be a whole number from 1, or {{ per_cpu = K, plus = C }} (whole "
+                      f"numbers from 0), not {value!r}")
+
+
+def _tuned(data: dict[str, Any], variants: dict[str, Any], path: Path) -> TunedRules:
+    """The [tuned.SERVER] and [tuned.VARIANT] rules, checked: counts, and no more workers than a one-process
+    server runs, on any number of CPUs. A name that is neither a server nor a variant here is no error, as
+    for a profile's `skip`: a team's matrix file takes the reference rules without the reference variants."""
+    rules: TunedRules = {}
+    for name, table in data.get("tuned", {}).items():
+        if not isinstance(table, dict):
+            raise MatrixError(f"{path}: [tuned.{name}] must be a table of settings, not {table!r}")
+        rules[name] = {key: _count(value, f"tuned.{name}.{key}", path) for key, value in table.items()}
+        server = name if name in SERVERS else str(variants.get(name, {}).get("server"))
+        most = SERVERS[server].max_workers if server in SERVERS else None
+        workers = rules[name].get("workers")
+        if most is not None and workers is not None and (workers.per_cpu or workers.plus > most):
+            raise MatrixError(f"{path}: [tuned.{name}] {server} runs at most {most} worker(s); its workers rule "
+                              "must be a whole number no larger")
+    return rules
+
+
 def load_matrix(path: Path = MATRIX_FILE, reference_file: Path = MATRIX_FILE) -> Matrix:
     """Read and expand the matrix; any problem is a MatrixError naming file and place."""
     data = _with_reference_tables(_read(path), path, reference_file)
@@ -181,4 +235,5 @@ def load_matrix(path: Path = MATRIX_FILE, reference_file: Path = MATRIX_FILE) ->
                 backlog=int(var.get("backlog", backlog)),
                 options=dict(var.get("options", {})),
             )
-    return Matrix(stacks=stacks, excluded=excluded, profiles=data.get("profiles", {}))
+    return Matrix(stacks=stacks, excluded=excluded, profiles=data.get("profiles", {}),
+                  tuned=_tuned(data, variants, path))

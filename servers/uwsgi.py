@@ -12,11 +12,13 @@ class UWSGI(Server):
 
     def command(self, spec: LaunchSpec) -> list[str]:
         protocol = str(spec.options.get("protocol", "http-socket"))
+        # threads per process (the tuned configuration); uWSGI turns Python thread support on with them
+        threads = ["--threads", str(spec.options["threads"])] if "threads" in spec.options else []
         return [
             spec.runtime.bin("uwsgi"),
             f"--{protocol}", spec.bind,
             "--module", spec.target,
-            "--master", "--processes", str(spec.workers),
+            "--master", "--processes", str(spec.workers), *threads,
             "--listen", str(spec.backlog),
             "--need-app", "--die-on-term", "--disable-logging",
             # uWSGI's HTTP mode sends neither Server nor Date; every other server

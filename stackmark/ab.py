@@ -24,7 +24,7 @@ from servers.base import REPO_ROOT, Runtime
 from servers.matrix import MATRIX_FILE, MatrixError, load_matrix
 from stackmark.bench import BenchResult, Log, database_env, new_run, run_repeat
 from stackmark.errors import UserError
-from stackmark.plan import BenchPlan
+from stackmark.plan import BenchPlan, configured
 
 SIDES = ("base", "candidate")
 
@@ -109,6 +109,10 @@ def base_plan(candidate: BenchPlan, runtime: Runtime, matrix_file: Path = MATRIX
     stacks = [matrix.stacks[s.id] for s in candidate.stacks if s.id in matrix.stacks]
     if not stacks:
         raise UserError("none of the selected stacks exists at the base ref; pick stacks both sides have")
+    if candidate.configuration != "default" and not matrix.tuned:
+        raise UserError("the base ref has no [tuned.*] rules in its matrix, so it cannot run tuned; pick a later "
+                        "base or --configuration default")
+    stacks = configured(stacks, candidate.configuration, matrix.tuned, candidate.server_cpus)  # the base's rules
     return dataclasses.replace(candidate, stacks=stacks, runtime=runtime)
 
 

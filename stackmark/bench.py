@@ -122,8 +122,8 @@ def _server(plan: BenchPlan, stack: Stack, log_path: Path, env: dict[str, str]) 
 
 def _stack_record(plan: BenchPlan, stack: Stack, repeat: int) -> StackRecord:
     spec = {k: v for k, v in stack.to_dict().items() if k != "id"}
-    return cast(StackRecord, {"stack": stack.id, **spec, "cpus": [] if plan.target else list(plan.server_cpus),
-                              "repeat": repeat})
+    return cast(StackRecord, {"stack": stack.id, **spec, "config_hash": stack.config_hash(),
+                              "cpus": [] if plan.target else list(plan.server_cpus), "repeat": repeat})
 
 
 def _bench_stack(plan: BenchPlan, run: RunDir, stack: Stack, repeat: int, todo: list[tuple[Scenario, int]],

@@ -82,6 +82,9 @@ def _add_plan_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--server-cpus", help="CPUs for the server (default: all but CPU 0)")
     s.add_argument("--loadgen-cpus", help="CPUs for Locust (default: CPU 0)")
     s.add_argument("--no-pin", action="store_true", help="do not pin CPUs")
+    s.add_argument("--configuration", choices=("default", "tuned"),
+                   help="default: one worker a stack (per worker); tuned: each server's workers and threads as "
+                        "its docs recommend for the server CPUs (as deployed; [tuned.*] in servers/matrix.toml)")
     s.add_argument("--locust-processes", type=int,
                    help="Locust processes (master + N workers), at most one per load-generator CPU (default 1)")
     s.add_argument("--out", default=DEFAULT_OUT, help="parent folder of run folders (default results/)")

@@ -22,7 +22,7 @@ from stackmark.console import err, out, print_problems, print_ranking
 from stackmark.cpus import default_cpus, parse_cpus
 from stackmark.database import ensure_sqlite
 from stackmark.errors import UserError
-from stackmark.plan import BenchPlan, Overrides, custom_scenario, env_database_url
+from stackmark.plan import BenchPlan, Overrides, custom_scenario, env_database_url, server_cpu_count
 from stackmark.select import one_stack, select_scenarios, select_stacks, whole_numbers
 
 VERDICT_COLOURS = {"ok": "green", "warn": "yellow", "fail": "red"}
@@ -132,7 +132,8 @@ def overrides(args: argparse.Namespace) -> Overrides:
         duration_s=args.duration, warmup_s=args.warmup, primer_s=args.primer, repeat=args.repeat,
         server_cpus=args.server_cpus, loadgen_cpus=args.loadgen_cpus, no_pin=args.no_pin,
         loadgen_processes=args.locust_processes, target=args.target, target_name=args.target_name,
-        allow_remote=args.allow_remote, seed_db=args.seed_db, locustfile=args.locustfile)
+        allow_remote=args.allow_remote, seed_db=args.seed_db, locustfile=args.locustfile,
+        configuration=args.configuration)
 
 
 def _announce(plan: BenchPlan, sides: int = 1) -> None:
@@ -147,8 +148,19 @@ def _announce(plan: BenchPlan, sides: int = 1) -> None:
               f"{len(plan.concurrency)} concurrency x {plan.repeat} repeat{' x 2 sides' if sides > 1 else ''} = "
               f"{cells} cells, about {est / 60:.1f} min; server CPUs {list(plan.server_cpus) or 'any'}, Locust CPUs "
               f"{list(plan.loadgen_cpus) or 'any'}")
+    out.print(f"configuration: {configuration_line(plan)}", highlight=False)
     if plan.loadgen_cpus:
         os.sched_setaffinity(0, plan.loadgen_cpus)  # keep the harness itself off the server's CPUs
+
+
+def configuration_line(plan: BenchPlan) -> str:
+    """Which of the two configurations the numbers are, in words the ranking can be read by."""
+    counts = sorted({s.workers for s in plan.stacks})
+    workers = "-".join(str(w) for w in dict.fromkeys((counts[0], counts[-1]))) if counts else "no"
+    if plan.configuration == "tuned":
+        return (f"tuned (as deployed): each server's workers and threads as its docs recommend for "
+                f"{server_cpu_count(plan.server_cpus)} CPU(s), {workers} worker(s) a stack")
+    return f"default, one worker (per worker): {workers} worker(s) a stack, the fair per-worker comparison"
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

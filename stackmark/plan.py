@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,8 @@ from runformat.records import Settings
 from runformat.rundir import RunDir
 from scenarios.catalog import Scenario, load_scenarios, locustfile_scenario
 from servers.base import Runtime
-from servers.matrix import Matrix, Stack
+from servers.matrix import Matrix, MatrixError, Stack, TunedRules
+from servers.registry import SERVERS
 from stackmark.cpus import default_cpus, parse_cpus
 from stackmark.database import redact
 from stackmark.errors import UserError, unknown
@@ -29,6 +30,7 @@ LIMITS: dict[str, tuple[str, float, float]] = {
 MAX_CONCURRENCY = 10_000
 MAX_REPEAT = 100
 PROFILE_KEYS = ("scenarios", "concurrency", "duration_s", "warmup_s", "primer_s", "repeat")
+CONFIGURATIONS = ("default", "tuned")  # a profile's optional `configuration`, or --configuration
 # Overrides fields whose command-line flag is not simply --the-name
 FLAGS = {"scenarios": "--scenario", "loadgen_processes": "--locust-processes", "duration_s": "--duration",
          "warmup_s": "--warmup", "primer_s": "--primer"}
@@ -36,6 +38,45 @@ FLAGS = {"scenarios": "--scenario", "loadgen_processes": "--locust-processes", "
 
 def flag(name: str) -> str:
     return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def server_cpu_count(server_cpus: Sequence[int]) -> int:
+    """The CPUs a server is given: its pinned ones, or every CPU of the machine when unpinned."""
+    return len(server_cpus) or os.cpu_count() or 1
+
+
+def tuned_stacks(stacks: Sequence[Stack], rules: TunedRules, cpus: int) -> list[Stack]:
+    """Each stack as its server's own docs recommend for `cpus` CPUs: its workers and options replaced by the
+    [tuned.SERVER] rules and, over them, the [tuned.VARIANT] ones (servers/matrix.toml), ids unchanged.
+
+    Why: the defaults give every server one worker, so servers compare per worker, which is fair but not
+    how anyone deploys them; `tuned` measures them as deployed, on the same CPUs. The stack records
+    `configuration = "tuned"` and its config_hash changes, so results say which of the two they are.
+    """
+    tuned = []
+    for stack in stacks:
+        if stack.server not in SERVERS:
+            raise UserError(f"{stack.id} is not a server stackmark launches, so it has no tuned configuration; "
+                            "drop --configuration tuned")
+        settings = {name: count.at(cpus) for name, count in
+                    {**rules.get(stack.server, {}), **rules.get(stack.variant, {})}.items()}
+        workers = settings.pop("workers", stack.workers)
+        most = SERVERS[stack.server].max_workers
+        if most is not None and workers > most:
+            raise MatrixError(f"[tuned.{stack.server}] gives {stack.id} {workers} workers; {stack.server} runs at "
+                              f"most {most}")
+        tuned.append(replace(stack, workers=workers, options={**stack.options, **settings}, configuration="tuned"))
+    return tuned
+
+
+def configured(stacks: Sequence[Stack], configuration: str, rules: TunedRules,
+               server_cpus: Sequence[int]) -> list[Stack]:
+    """The stacks in the named configuration ("default": as the matrix declares them), or one line naming it."""
+    if configuration not in CONFIGURATIONS:
+        raise unknown("configuration", configuration, CONFIGURATIONS, "stackmark bench --help")
+    if configuration == "default":
+        return list(stacks)
+    return tuned_stacks(stacks, rules, server_cpu_count(server_cpus))
 
 
 def env_database_url() -> str | None:
@@ -64,6 +105,7 @@ class Overrides:
     allow_remote: bool = False
     seed_db: bool = False
     locustfile: str | None = None  # a team's own locustfile: a scenario of its own, instead of the profile's
+    configuration: str | None = None  # "default" (one worker) or "tuned" (each server as its docs recommend)
 
     def given(self) -> list[str]:
         """The settings the user set explicitly (a resume refuses them: it runs the run's own)."""
@@ -87,6 +129,7 @@ class BenchPlan:
     loadgen_processes: int = 1  # Locust's --processes: a master plus N workers on the load-generator CPUs
     profile: str | None = None
     runtime: Runtime = field(default_factory=Runtime)  # where the stacks' code and interpreter come from
+    configuration: str = "default"  # "default": one worker a stack (per worker); "tuned": as deployed
 
     def settings(self) -> Settings:
         """What run.json records: everything a resume needs to run the same experiment."""
@@ -100,6 +143,7 @@ class BenchPlan:
             "database": redact(self.database_url) if self.database_url else SQLITE_PER_RUN,
             "target": self.target.stack.target if self.target else None,
             "profile": self.profile,
+            "configuration": self.configuration,
         }
         custom = [s for s in self.scenarios if s.is_custom]
         if custom:  # the file itself is the team's; its path and digest say which load a run measured
@@ -132,15 +176,21 @@ class BenchPlan:
             raise UserError("the selected stacks' apps say contract = false, so they serve no catalog scenario; "
                             "pass their own load with --locustfile FILE")
         server_cpus, loadgen_cpus = default_cpus(o.no_pin)
+        server_cpus = parse_cpus(o.server_cpus) if o.server_cpus else server_cpus
+        configuration = str(o.configuration or profile.get("configuration", "default"))
+        if target is not None and configuration != "default":
+            raise UserError("--target measures a running server as it is configured; drop --configuration tuned "
+                            "(or use another --profile)")
         plan = cls._checked(
-            stacks, scenarios,
+            configured(stacks, configuration, matrix.tuned, server_cpus), scenarios,
             o.concurrency or profile["concurrency"],
             {k: getattr(o, k) if getattr(o, k) is not None else profile[k] for k in LIMITS},
             o.repeat if o.repeat is not None else profile["repeat"],
-            parse_cpus(o.server_cpus) if o.server_cpus else server_cpus,
+            server_cpus,
             parse_cpus(o.loadgen_cpus) if o.loadgen_cpus else loadgen_cpus,
             o.loadgen_processes or 1,
-            database_url=env_database_url(), target=target, seed_database=o.seed_db, profile=o.profile)
+            database_url=env_database_url(), target=target, seed_database=o.seed_db, profile=o.profile,
+            configuration=configuration)
         return plan
 
     @classmethod
@@ -160,11 +210,15 @@ class BenchPlan:
         if unknown_names:
             raise UserError(f"{run_dir} measured {', '.join(unknown_names)}, not in scenarios/catalog.toml (a "
                             "--locustfile run cannot be resumed); start a new run")
+        configuration = s.get("configuration", "default")
+        stacks = configured(select_stacks(matrix, meta["stacks"] or ["all"]), configuration, matrix.tuned,
+                            s["server_cpus"])
         plan = cls._checked(
-            select_stacks(matrix, meta["stacks"] or ["all"]), select_scenarios(s["scenarios"], []),
+            stacks, select_scenarios(s["scenarios"], []),
             s["concurrency"], {k: s[k] for k in LIMITS},  # type: ignore[literal-required]
             s["repeat"], s["server_cpus"], s["loadgen_cpus"], s["loadgen_processes"],
-            database_url=resume_database(s["database"], run_dir), profile=s.get("profile"))
+            database_url=resume_database(s["database"], run_dir), profile=s.get("profile"),
+            configuration=configuration)
         return plan, run
 
     @classmethod
