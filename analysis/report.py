@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import math
+import shlex
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,26 @@ def _run_context(analysis: Analysis) -> dict[str, Any]:
     }
 
 
+def _stack_rows(analysis: Analysis) -> list[dict[str, str]]:
+    """Each stack as it ran (stack.json): configuration, its short hash, workers, verification, the command line.
+
+    Why: a "tuned" number and a one-worker number of the same stack id are different experiments; the hash
+    and the command line say which one a row of the ranking is, without opening the run folder."""
+    rows = []
+    for stack_id, record in sorted(analysis.run.stacks.items()):
+        if record is None:
+            continue
+        verify = record.get("verify") or {}
+        rows.append({
+            "stack": stack_id,
+            "configuration": record.get("configuration", "default"),
+            "config_hash": record.get("config_hash", ""),
+            "verify": str(verify.get("status", "not run")),
+            "command": " ".join(shlex.quote(part) for part in record.get("command", [])),
+        })
+    return rows
+
+
 def render_report(analysis: Analysis, charts: list[Path]) -> str:
     """The report's HTML text (no file writes): what failed, the ranking and its flags, method, charts."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
@@ -240,6 +261,7 @@ def render_report(analysis: Analysis, charts: list[Path]) -> str:
         "saturation": _saturation_rows(analysis.saturation),
         "slo": _slo(analysis.saturation),
         "open_cells": _open_rows(analysis.aggregate),
+        "stacks": _stack_rows(analysis),
     }
     return env.get_template("report.html.j2").render(**context)
 

@@ -194,3 +194,17 @@ def test_a_sweep_report_aggregates_once(tmp_path, bootstraps):
     analysis = analyze(copy_run(SWEEP, tmp_path))
     write_report(analysis)
     assert not analysis.saturation.empty and len(bootstraps) == len(analysis.aggregate) * 2
+
+
+def test_report_lists_each_stack_as_it_ran(run_copy):
+    """Configuration, its hash and the command line per stack: a tuned and a one-worker number of one id differ."""
+    record_path = run_copy / "stacks" / "django-asgi-uvicorn" / "stack.json"
+    record = json.loads(record_path.read_text())
+    record.update(configuration="tuned", config_hash="0123456789ab")
+    record_path.write_text(json.dumps(record))
+    html = build_report(run_copy).read_text(encoding="utf-8")
+    section = html.split("<h2>Stacks as run</h2>", 1)[1].split("<h2>", 1)[0]
+    row = next(r for r in section.split("<tr>") if "django-asgi-uvicorn" in r)
+    assert "tuned" in row and "0123456789ab" in row and "apps.django_app.asgi:application --host 127.0.0.1" in row
+    other = next(r for r in section.split("<tr>") if "django-wsgi-uwsgi" in r)
+    assert "<td>default</td>" in other  # a stack.json from before configurations existed reads as default
