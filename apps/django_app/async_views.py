@@ -13,17 +13,23 @@ and the responses are views.py's, so both apps answer byte for byte alike.
 """
 
 import asyncio
-import json
 import random
 
 from asgiref.sync import sync_to_async
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from .models import Fortune, World
-from .views import ADDITIONAL_FORTUNE, ECHO_MAX_BYTES, _achunks, as_json, error, query_param, valid_echo
+from .views import (
+    ADDITIONAL_FORTUNE,
+    as_json,
+    cpu_response,
+    echo_response,
+    query_param,
+    stream_response,
+    write_worlds,
+)
 
 
 async def random_world() -> World:
@@ -62,19 +68,12 @@ async def fortunes(request: HttpRequest) -> HttpResponse:
     return render(request, "fortunes.html", {"fortunes": rows})  # no query left: the rows are in memory
 
 
-@sync_to_async
-def write_worlds(worlds: list[World]) -> None:
-    """One transaction, one UPDATE statement, rows in id order (sync: atomic() has no async form)."""
-    with transaction.atomic():
-        World.objects.bulk_update(sorted(worlds, key=lambda w: w.id), ["randomnumber"])
-
-
 @require_GET
 async def updates(request: HttpRequest) -> JsonResponse:
     worlds = [await random_world() for _ in range(query_param(request, "queries", 1, 500))]
     for world in worlds:
         world.randomnumber = random.randint(1, 10000)
-    await write_worlds(worlds)
+    await sync_to_async(write_worlds)(worlds)
     return JsonResponse([as_json(w) for w in worlds], safe=False)
 
 
@@ -91,38 +90,14 @@ async def io(request: HttpRequest) -> JsonResponse:
 @require_GET
 async def cpu(request: HttpRequest) -> JsonResponse:
     """CPU work on the event loop, which is what CPU work in an async view does."""
-    n = query_param(request, "n", 1, 1_000_000)
-    x = 0
-    for i in range(n):
-        x = (x * 1664525 + 1013904223 + i) & 0xFFFFFFFF
-    return JsonResponse({"n": n, "result": x})
+    return cpu_response(request)
 
 
 @require_POST
 async def echo(request: HttpRequest) -> JsonResponse:
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > ECHO_MAX_BYTES:
-        return error(413, "too_large")  # decided by Content-Length, before request.body
-    if (request.content_type or "").lower() != "application/json":
-        return error(415, "unsupported_media_type")
-    raw = request.body  # Django's ASGI handler has read the body before calling the view: no I/O here
-    if len(raw) > ECHO_MAX_BYTES:
-        return error(413, "too_large")
-    try:
-        body = json.loads(raw)
-    except ValueError:  # JSONDecodeError, UnicodeDecodeError
-        return error(400, "malformed_json")
-    if not valid_echo(body):
-        return error(422, "invalid_body")
-    return JsonResponse(body)
+    return echo_response(request)  # the body is already read: no I/O on the loop
 
 
 @require_GET
 async def stream(request: HttpRequest) -> StreamingHttpResponse:
-    size = query_param(request, "kb", 1, 10_240) * 1024
-    response = StreamingHttpResponse(_achunks(size), content_type="application/octet-stream")
-    response["Content-Length"] = str(size)  # known up front; CommonMiddleware skips streams
-    return response
+    return stream_response(request)  # an ASGI request: the async chunk iterator

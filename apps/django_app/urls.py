@@ -1,16 +1,17 @@
-from django.urls import path
+from types import ModuleType
+
+from django.urls import URLPattern, path
 
 from . import views
 
-urlpatterns = [
-    path("plaintext", views.plaintext, name="plaintext"),
-    path("json", views.json_view, name="json"),
-    path("db", views.db, name="db"),
-    path("queries", views.queries, name="queries"),
-    path("fortunes", views.fortunes, name="fortunes"),
-    path("updates", views.updates, name="updates"),
-    path("io", views.io, name="io"),
-    path("cpu", views.cpu, name="cpu"),
-    path("echo", views.echo, name="echo"),
-    path("stream", views.stream, name="stream"),
-]
+# path -> view function name; the same in views.py and async_views.py
+ROUTES = {"plaintext": "plaintext", "json": "json_view", "db": "db", "queries": "queries", "fortunes": "fortunes",
+          "updates": "updates", "io": "io", "cpu": "cpu", "echo": "echo", "stream": "stream"}
+
+
+def patterns(module: ModuleType) -> list[URLPattern]:
+    """Every route of the contract to `module`'s view of that name (sync views here, async in async_urls.py)."""
+    return [path(route, getattr(module, view), name=route) for route, view in ROUTES.items()]
+
+
+urlpatterns = patterns(views)

@@ -78,10 +78,15 @@ def updates(request: HttpRequest) -> JsonResponse:
     worlds = [random_world() for _ in range(query_param(request, "queries", 1, 500))]
     for world in worlds:
         world.randomnumber = random.randint(1, 10000)
-    # One transaction, one UPDATE statement, rows in id order.
+    write_worlds(worlds)
+    return JsonResponse([as_json(w) for w in worlds], safe=False)
+
+
+def write_worlds(worlds: list[World]) -> None:
+    """One transaction, one UPDATE statement, rows in id order (async_views.py calls it through sync_to_async:
+    atomic() has no async form)."""
     with transaction.atomic():
         World.objects.bulk_update(sorted(worlds, key=lambda w: w.id), ["randomnumber"])
-    return JsonResponse([as_json(w) for w in worlds], safe=False)
 
 
 # ---- beyond them ---------------------------------------------------------------
@@ -96,6 +101,11 @@ async def io(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def cpu(request: HttpRequest) -> JsonResponse:
+    return cpu_response(request)
+
+
+def cpu_response(request: HttpRequest) -> JsonResponse:
+    """The work of /cpu, in whatever thread or event loop the view runs it."""
     n = query_param(request, "n", 1, 1_000_000)
     x = 0
     for i in range(n):
@@ -124,6 +134,12 @@ def valid_echo(body: object) -> bool:
 
 @require_POST
 def echo(request: HttpRequest) -> JsonResponse:
+    return echo_response(request)
+
+
+def echo_response(request: HttpRequest) -> JsonResponse:
+    """/echo's checks and answer. Under ASGI Django has read the body before any view runs, so an async view
+    calls this without I/O on the loop."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -160,6 +176,10 @@ async def _achunks(size: int):
 
 @require_GET
 def stream(request: HttpRequest) -> StreamingHttpResponse:
+    return stream_response(request)
+
+
+def stream_response(request: HttpRequest) -> StreamingHttpResponse:
     size = query_param(request, "kb", 1, 10_240) * 1024
     # Django serves a sync iterator under WSGI and an async one under ASGI
     # (given the other kind it warns and buffers the whole body first).
