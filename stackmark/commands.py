@@ -33,8 +33,13 @@ def adhoc_database() -> str:
     return env_database_url() or ensure_sqlite(Path(tempfile.gettempdir()) / "stackmark-adhoc.sqlite3")
 
 
+def matrix_path(args: argparse.Namespace) -> Path:
+    """The matrix file a command reads: --matrix, or servers/matrix.toml."""
+    return Path(args.matrix) if getattr(args, "matrix", None) else MATRIX_FILE
+
+
 def matrix_of(args: argparse.Namespace) -> Matrix:
-    return load_matrix(Path(args.matrix)) if getattr(args, "matrix", None) else load_matrix()
+    return load_matrix(matrix_path(args))
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -212,7 +217,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
 
     candidate = BenchPlan.from_profile(matrix_of(args), overrides(args))
     with base_runtime(args.base, args.base_python) as runtime:
-        base = base_plan(candidate, runtime, Path(args.matrix) if args.matrix else MATRIX_FILE)
+        base = base_plan(candidate, runtime, matrix_path(args))
         _announce(candidate, sides=2)
         t0 = time.monotonic()
         result = run_ab(base, candidate, Path(args.out), log=lambda line: out.print(line, highlight=False))
