@@ -36,6 +36,7 @@ class Settings(TypedDict):
     # a team's --locustfile scenarios: name -> {"path": absolute path, "sha256": of its text when it ran}
     locustfiles: NotRequired[dict[str, dict[str, str]]]
     configuration: NotRequired[str]  # "default" (one worker a stack) or "tuned" (each server as its docs say)
+    argv: NotRequired[list[str]]  # `stackmark` arguments as given (URLs redacted): the command that reproduces it
 
 
 class RunMeta(TypedDict):

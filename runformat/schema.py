@@ -15,7 +15,8 @@ previous version would misread the new files):
    Later additions that old readers can ignore stay version 2: run.json
    `runtime` (an A/B base's python and checkout), settings `locustfiles`,
    settings `configuration` and stack.json `configuration` and `config_hash`
-   (2026-11-23: "default" or "tuned"; absent means default).
+   (2026-11-23: "default" or "tuned"; absent means default), settings `argv`
+   (the command's arguments as given, URLs redacted: what reproduces the run).
 """
 from __future__ import annotations
 

@@ -22,9 +22,10 @@ from pathlib import Path
 from runformat.paths import new_run_id
 from servers.base import REPO_ROOT, Runtime
 from servers.matrix import MATRIX_FILE, MatrixError, load_matrix
-from stackmark.bench import BenchResult, Log, database_env, new_run, run_repeat
+from stackmark.bench import BenchResult, cells_to_run, database_env, new_run, plan_cell_s, run_repeat
 from stackmark.errors import UserError
 from stackmark.plan import BenchPlan, configured
+from stackmark.progress import PlainProgress, Progress
 
 SIDES = ("base", "candidate")
 
@@ -116,18 +117,20 @@ def base_plan(candidate: BenchPlan, runtime: Runtime, matrix_file: Path = MATRIX
     return dataclasses.replace(candidate, stacks=stacks, runtime=runtime)
 
 
-def run_ab(base: BenchPlan, candidate: BenchPlan, out: Path, log: Log = print) -> AbResult:
+def run_ab(base: BenchPlan, candidate: BenchPlan, out: Path, progress: Progress | None = None) -> AbResult:
     """Both sides into out/ab-<time>/base and .../candidate, repeat by repeat, alternating which goes first."""
+    progress = progress or PlainProgress()
     folder = Path(out) / f"ab-{new_run_id()}"
     runs = {side: new_run(plan, folder, side) for side, plan in zip(SIDES, (base, candidate), strict=True)}
     plans = dict(zip(SIDES, (base, candidate), strict=True))
     results = {side: BenchResult(runs[side]) for side in SIDES}
     envs = {side: database_env(plans[side], runs[side]) for side in SIDES}
-    log(f"A/B folder: {folder}")
+    progress.line(f"A/B folder: {folder}")
+    progress.begin(sum(cells_to_run(plans[side], runs[side]) for side in SIDES), plan_cell_s(candidate))
     for repeat in range(candidate.repeat):
         for side in SIDES if repeat % 2 == 0 else SIDES[::-1]:
-            log(f"[{repeat}] {side}")
-            run_repeat(plans[side], runs[side], repeat, envs[side], results[side], log)
+            progress.line(f"[{repeat}] {side}")
+            run_repeat(plans[side], runs[side], repeat, envs[side], results[side], progress)
     for side in SIDES:
         runs[side].finish()
     return AbResult(results["base"], results["candidate"])

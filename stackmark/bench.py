@@ -25,12 +25,12 @@ from servers.launcher import LaunchError, launch
 from servers.matrix import Stack
 from stackmark import metadata
 from stackmark.errors import UserError
-from stackmark.loadgen import LoadSettings, run_cell
+from stackmark.loadgen import LoadSettings, live_stats, locust_started_at, run_cell
 from stackmark.plan import BenchPlan
+from stackmark.progress import CellWatch, PlainProgress, Progress, nominal_cell_s
 from stackmark.smoke import StackChecks, contract_not_checked, smoke_check, smoke_folder
 from stackmark.verify import VerifyResult, verify_stack
 
-Log = Callable[[str], None]
 T = TypeVar("T")
 
 
@@ -71,27 +71,44 @@ def new_run(plan: BenchPlan, out: Path, name: str | None = None) -> RunDir:
     return RunDir.create(out, meta, name)
 
 
-def run_bench(plan: BenchPlan, run: RunDir, log: Log = print) -> BenchResult:
+def run_bench(plan: BenchPlan, run: RunDir, progress: Progress | None = None) -> BenchResult:
     """Run every missing cell of `plan` into `run`; never raises for a stack's failure."""
+    progress = progress or PlainProgress()
     result = BenchResult(run)
-    log(f"run folder: {run.path}")
+    progress.line(f"run folder: {run.path}")
     env = database_env(plan, run)
+    progress.begin(cells_to_run(plan, run), plan_cell_s(plan))
     for repeat in range(plan.repeat):
-        run_repeat(plan, run, repeat, env, result, log)
+        run_repeat(plan, run, repeat, env, result, progress)
     run.finish()
     return result
 
 
+def plan_cell_s(plan: BenchPlan) -> float:
+    """How long one cell of `plan` should take, before any has been timed (the progress estimate's start)."""
+    return nominal_cell_s(plan.primer_s, plan.warmup_s, plan.duration_s)
+
+
+def _todo(plan: BenchPlan, run: RunDir, stack: Stack, repeat: int) -> tuple[list[tuple[Scenario, int]], int]:
+    """The cells of `stack` still to run in `repeat`, and how many of its cells are already finished."""
+    served = [sc for sc in plan.scenarios if stack.serves(sc.endpoint)]  # bare apps serve a few
+    todo = [(sc, c) for sc in served for c in plan.concurrency if not run.cell_done(stack.id, sc.name, c, repeat)]
+    return todo, len(served) * len(plan.concurrency) - len(todo)
+
+
+def cells_to_run(plan: BenchPlan, run: RunDir) -> int:
+    """Every cell of `plan` that `run` has not finished yet (all of them, for a new run)."""
+    return sum(len(_todo(plan, run, stack, repeat)[0]) for repeat in range(plan.repeat) for stack in plan.stacks)
+
+
 def run_repeat(plan: BenchPlan, run: RunDir, repeat: int, env: dict[str, str], result: BenchResult,
-               log: Log) -> None:
+               progress: Progress) -> None:
     """One repeat of every stack, each from a fresh start: the unit `stackmark ab` interleaves."""
     for stack in plan.stacks:
-        served = [sc for sc in plan.scenarios if stack.serves(sc.endpoint)]  # bare apps serve a few
-        todo = [(sc, c) for sc in served for c in plan.concurrency
-                if not run.cell_done(stack.id, sc.name, c, repeat)]
-        result.cells_skipped += len(served) * len(plan.concurrency) - len(todo)
+        todo, finished = _todo(plan, run, stack, repeat)
+        result.cells_skipped += finished
         if todo:
-            _bench_stack(plan, run, stack, repeat, todo, env, result, log)
+            _bench_stack(plan, run, stack, repeat, todo, env, result, progress)
 
 
 def database_env(plan: BenchPlan, run: RunDir) -> dict[str, str]:
@@ -127,30 +144,39 @@ def _stack_record(plan: BenchPlan, stack: Stack, repeat: int) -> StackRecord:
 
 
 def _bench_stack(plan: BenchPlan, run: RunDir, stack: Stack, repeat: int, todo: list[tuple[Scenario, int]],
-                 env: dict[str, str], result: BenchResult, log: Log) -> None:
+                 env: dict[str, str], result: BenchResult, progress: Progress) -> None:
     record = _stack_record(plan, stack, repeat)
     t0 = time.monotonic()
+    left = len(todo)  # cells of this stack not run yet: lost if it stops early
+    progress.stack_started(stack.id, repeat)
     try:
         with _server(plan, stack, run.stack_dir(stack.id) / "server.log", env) as server:
             record["command"], record["port"] = server.command, server.port
             record["start"] = {"status": "ok", "ready_s": round(server.ready_s, 3), "reason": None}
-            checks = _verify(plan, run, server, env, log, repeat, [sc for sc, _ in todo])
+            progress.phase(stack.id, "verify")
+            checks = _verify(plan, run, server, env, progress, repeat, [sc for sc, _ in todo])
             record["verify"] = checks.result.to_dict()
             _guard_write(lambda: run.write_stack(stack.id, record), run)
+            blocked = sum(1 for sc, _ in todo if checks.blocks(sc))
             if checks.result.failed_endpoints:
-                result.failures.append(_verify_failure(stack, checks, todo))
+                failed = _verify_failure(stack, checks, todo)
+                result.failures.append(failed)
+                progress.failure(stack.id, failed.removeprefix(f"{stack.id}: "), blocked)
+            left -= blocked
             for scenario, conc in todo:
                 if not checks.blocks(scenario):
-                    _one_cell(plan, run, server, stack, scenario, conc, repeat, result, log)
+                    left -= 1
+                    _one_cell(plan, run, server, stack, scenario, conc, repeat, result, progress)
     except LaunchError as exc:
         record["start"] = {"status": "failed", "ready_s": None, "reason": exc.reason, "log_tail": exc.log_tail}
         record["verify"] = None
         _guard_write(lambda: run.write_stack(stack.id, record), run)
         result.failures.append(f"{stack.id}: {exc.reason}")
-        log(f"[{repeat}] {stack.id}: FAILED to start: {exc.reason}")
+        progress.failure(stack.id, f"FAILED to start: {exc.reason}", left)
     except ServerCrashed as exc:
-        log(f"[{repeat}] {stack.id}: stopped measuring this stack: {exc}")
-    log(f"[{repeat}] {stack.id}: done in {time.monotonic() - t0:.1f} s")
+        progress.failure(stack.id, f"stopped measuring this stack: {exc}"
+                                   + (f" ({left} of its cells not run; --resume runs them)" if left else ""), left)
+    progress.stack_done(stack.id, time.monotonic() - t0)
 
 
 def _verify_failure(stack: Stack, checks: StackChecks, todo: list[tuple[Scenario, int]]) -> str:
@@ -171,8 +197,8 @@ def verify_served(server: ServerHandle, endpoints: list[Endpoint], database_url:
                         interface=server.stack.interface, allow_remote=allow_remote)
 
 
-def _verify(plan: BenchPlan, run: RunDir, server: ServerHandle, env: dict[str, str], log: Log, repeat: int,
-            scenarios: list[Scenario]) -> StackChecks:
+def _verify(plan: BenchPlan, run: RunDir, server: ServerHandle, env: dict[str, str], progress: Progress,
+            repeat: int, scenarios: list[Scenario]) -> StackChecks:
     """The contract check (apps that implement it), then a smoke run of each team locustfile to be measured."""
     stack = server.stack
     endpoints = contract_endpoints(plan)
@@ -183,18 +209,24 @@ def _verify(plan: BenchPlan, run: RunDir, server: ServerHandle, env: dict[str, s
     smoke = {sc.name: _guard_write(partial(smoke_check, server, sc, smoke_folder(folder, sc), plan.loadgen_cpus), run)
              for sc in custom}
     checks = StackChecks(contract, smoke)
-    log(f"[{repeat}] {stack.id}: ready in {server.ready_s:.2f} s, verify {checks.result.status}")
+    progress.line(f"[{repeat}] {stack.id}: ready in {server.ready_s:.2f} s, verify {checks.result.status}")
     for f in checks.result.findings:
-        log(f"    {f.level}: {f.path} {f.check}: expected {f.expected} got {f.actual}")
+        progress.line(f"    {f.level}: {f.path} {f.check}: expected {f.expected} got {f.actual}")
     return checks
 
 
 def _one_cell(plan: BenchPlan, run: RunDir, server: ServerHandle, stack: Stack, scenario: Scenario, conc: int,
-              repeat: int, result: BenchResult, log: Log) -> None:
+              repeat: int, result: BenchResult, progress: Progress) -> None:
     cell_dir = run.fresh_cell_dir(stack.id, scenario.name, conc, repeat)
     load = LoadSettings(concurrency=conc, duration_s=plan.duration_s, warmup_s=plan.warmup_s,
                         primer_s=plan.primer_s, cpus=list(plan.loadgen_cpus), processes=plan.loadgen_processes)
-    outcome = _guard_write(lambda: run_cell(server, scenario, load, cell_dir), run)
+    cell = f"{scenario.name} c{conc}"
+    progress.cell_started(stack.id, cell)
+    watch = CellWatch(load.primer_s, load.warmup_s, load.duration_s,
+                      started=partial(locust_started_at, cell_dir), stats=partial(live_stats, cell_dir),
+                      on_phase=partial(progress.phase, stack.id),
+                      on_rate=partial(progress.throughput, stack.id, cell))
+    outcome = _guard_write(lambda: run_cell(server, scenario, load, cell_dir, watch.poll), run)
     record: CellRecord = {
         "stack": stack.id, "scenario": scenario.name, "endpoint": scenario.path,
         "concurrency": conc, "repeat": repeat,
@@ -204,11 +236,10 @@ def _one_cell(plan: BenchPlan, run: RunDir, server: ServerHandle, stack: Stack, 
     }
     _guard_write(lambda: run.write_cell(cell_dir, record), run)
     result.cells_run += 1
+    progress.cell_done(stack.id, cell, outcome.ok, outcome.reason)
     if outcome.ok:
-        log(f"    {scenario.name} c{conc}: ok")
         return
-    result.failures.append(f"{stack.id} {scenario.name} c{conc}: {outcome.reason}")
-    log(f"    {scenario.name} c{conc}: FAILED: {outcome.reason}")
+    result.failures.append(f"{stack.id} {cell}: {outcome.reason}")
     if outcome.server_crashed:
         raise ServerCrashed(outcome.reason)
 
@@ -225,4 +256,5 @@ def _guard_write(action: Callable[[], T], run: RunDir) -> T:
                         f"(finished cells are kept; continue with --resume {run.path})") from None
 
 
-__all__ = ["BenchResult", "ServerCrashed", "contract_endpoints", "new_run", "run_bench", "verify_served"]
+__all__ = ["BenchResult", "ServerCrashed", "cells_to_run", "contract_endpoints", "new_run", "plan_cell_s", "run_bench",
+           "verify_served"]

@@ -6,25 +6,86 @@ A failed stack or cell is exit code 1, after everything else was written.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from runformat.baseline import BASELINES_DIR
 from runformat.errors import RunDirError
 from servers.launcher import LaunchError
 from servers.matrix import MatrixError
-from stackmark import commands, compare_cmd
+from stackmark import commands, compare_cmd, listing, ui_cmd
 from stackmark.console import err
 from stackmark.errors import UserError
 
 DEFAULT_OUT = "results"
 
 
+# command ("" for stackmark itself) -> real command lines its --help ends with
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "": ("stackmark list fastapi", "stackmark bench", "stackmark bench --stacks flask --scenario json db --repeat 3"),
+    "list": ("stackmark list", "stackmark list django uwsgi", "stackmark list fastapi --json"),
+    "serve": ("stackmark serve fastapi-uvicorn --port 8000 --cpus 1",
+              "stackmark serve flask-granian --scenario db"),
+    "verify": ("stackmark verify", "stackmark verify flask fastapi-uvicorn",
+               "stackmark verify --matrix team_matrix.toml --locustfile team_locustfile.py"),
+    "bench": ("stackmark bench", "stackmark bench --stacks fastapi --scenario json db fortunes --repeat 3",
+              "stackmark bench --profile sweep --stacks fastapi-uvicorn flask-granian"),
+    "compare": ("stackmark compare main results/RUN_ID",
+                "stackmark compare results/BASE_RUN results/RUN_ID --markdown verdict.md"),
+    "baseline": ("stackmark baseline save results/RUN_ID main",),
+    "baseline save": ("stackmark baseline save results/RUN_ID main", "stackmark baseline save results/RUN_ID main "
+                                                                      "--force"),
+    "ab": ("stackmark ab --base main", "stackmark ab --base HEAD~1 --stacks fastapi-uvicorn --repeat 3",
+           "stackmark ab --base-python ../other-venv/bin/python --stacks fastapi-uvicorn"),
+    "history": ("stackmark history", "stackmark history --stacks fastapi --metric rps cpu_us_per_req"),
+    "calibrate": ("stackmark calibrate", "stackmark calibrate --stack bare-asgi-uvicorn --scenario json --json"),
+    "report": ("stackmark report results/RUN_ID",),
+    "scenarios": ("stackmark scenarios", "stackmark scenarios --json"),
+    "profiles": ("stackmark profiles", "stackmark profiles --json", "stackmark profiles --matrix team_matrix.toml"),
+    "ui": ("stackmark ui fastapi-uvicorn", "stackmark ui flask-granian --scenario db --port 8089"),
+}
+# command -> what its --help lists after the examples, read from the files when the help is shown
+LISTINGS: dict[str, tuple[Callable[[], str], ...]] = {
+    "bench": (listing.profiles_block, listing.scenarios_block),
+    "ab": (listing.profiles_block,),
+    "serve": (listing.scenarios_block,),
+    "ui": (listing.scenarios_block,),
+}
+
+
+def epilog(command: str) -> str | None:
+    """The end of a command's --help: examples to copy, then the profiles or scenarios it takes."""
+    blocks = [make() for make in LISTINGS.get(command, ())]
+    if command in EXAMPLES:
+        blocks.insert(0, "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[command]))
+    return "\n\n".join(blocks) or None
+
+
+def package_version() -> str:
+    """The installed package's version (pyproject.toml), for `stackmark --version` and bug reports."""
+    try:
+        return importlib.metadata.version("stackmark")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed: run `pip install -e .` in the checkout)"
+
+
 class Parser(argparse.ArgumentParser):
+    """One-line errors (exit 2), and help that keeps its examples' lines as written."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:  # one line, exit 2
         self.exit(2, f"stackmark: error: {message} (see `stackmark --help`)\n")
+
+    def format_help(self) -> str:
+        if self.epilog is None:  # built only when asked for: it reads the matrix and the catalog
+            self.epilog = epilog(self.prog.removeprefix("stackmark").strip())
+        return super().format_help()
 
 
 def _add_compare(sub: Any) -> None:
@@ -117,9 +178,11 @@ def _add_history(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog="stackmark", description="Benchmark Python web server stacks with Locust.")
+    p = Parser(prog="stackmark", description="Benchmark Python web server stacks with Locust. "
+                                             "`stackmark COMMAND --help` shows each command's examples.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+    p.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     s = sub.add_parser("list", help="list the stacks of the matrix")
     s.add_argument("stacks", nargs="*", help="stack ids, frameworks or servers (default: all)")
@@ -128,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=commands.cmd_list)
 
     s = sub.add_parser("serve", help="run one stack in the foreground on 127.0.0.1")
-    s.add_argument("stack")
+    s.add_argument("stack", help="one stack id (see `stackmark list`)")
+    s.add_argument("--scenario", default="json", help="the scenario the printed Locust command sends (default json; "
+                                                      "see `stackmark scenarios`)")
     s.add_argument("--port", type=int, help="port (default: a free one)")
     s.add_argument("--cpus", help="pin the server to these CPUs, e.g. 1")
     s.add_argument("--log", help="server log file")
@@ -149,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare(sub)
     _add_ab(sub)
     _add_history(sub)
+    ui_cmd.add_ui(sub)
 
     s = sub.add_parser("calibrate", help="measure the load generator's ceiling (and wrk's, if installed)")
     s.add_argument("--stack", default="fastapi-uvicorn", help="a fast stack to drive (default fastapi-uvicorn)")
@@ -161,7 +227,21 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("report", help="rebuild summary.csv and the HTML report of a run folder")
     s.add_argument("run_dir")
     s.set_defaults(func=commands.cmd_report)
+
+    _add_listings(sub)
     return p
+
+
+def _add_listings(sub: Any) -> None:
+    """`scenarios` and `profiles`: what a bench can run, from the catalog and the matrix."""
+    s = sub.add_parser("scenarios", help="list the scenarios: the request each sends, its model, default users")
+    s.add_argument("--json", action="store_true", help="print a JSON array")
+    s.set_defaults(func=listing.cmd_scenarios)
+
+    s = sub.add_parser("profiles", help="list the profiles: the stacks, scenarios, users, durations each sets")
+    s.add_argument("--json", action="store_true", help="print a JSON array")
+    s.add_argument("--matrix", help="a matrix file instead of servers/matrix.toml")
+    s.set_defaults(func=listing.cmd_profiles)
 
 
 def _terminate(signum: int, frame: Any) -> NoReturn:
@@ -169,7 +249,12 @@ def _terminate(signum: int, frame: Any) -> NoReturn:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as given: a run records it to be reproduced
+    if args.command is None:  # a bare `stackmark`: what it can do, not an error
+        parser.print_help()
+        return 0
     signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.func(args))

@@ -7,6 +7,8 @@ import contextlib
 import ipaddress
 import json
 import os
+import shlex
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,13 +17,15 @@ from rich.table import Table
 
 from apps.contract import ENDPOINTS
 from runformat.errors import RunDirError
+from scenarios.catalog import Scenario
 from servers.launcher import LaunchError, launch
 from servers.matrix import MATRIX_FILE, Matrix, load_matrix
 from stackmark.bench import new_run, run_bench, verify_served
-from stackmark.console import err, out, print_problems, print_ranking
+from stackmark.console import drop_to_fit, err, out, print_problems, print_ranking
 from stackmark.cpus import default_cpus, parse_cpus
 from stackmark.database import ensure_sqlite
 from stackmark.errors import UserError
+from stackmark.listing import shown_path
 from stackmark.plan import BenchPlan, Overrides, custom_scenario, env_database_url, server_cpu_count
 from stackmark.select import one_stack, select_scenarios, select_stacks, whole_numbers
 
@@ -50,11 +54,15 @@ def cmd_list(args: argparse.Namespace) -> int:
                  "worker": s.worker, "workers": s.workers, "app": s.app, "target": s.target} for s in stacks]
         print(json.dumps(rows, indent=2))
         return 0
-    table = Table(title=f"{len(stacks)} stacks (servers/matrix.toml)")
-    for col in ("id", "framework", "server", "worker", "interface", "workers"):
-        table.add_column(col)
-    for s in stacks:
-        table.add_row(s.id, s.framework, s.server, s.worker, s.interface, str(s.workers))
+    columns = {"id": [s.id for s in stacks], "framework": [s.framework for s in stacks],
+               "server": [s.server for s in stacks], "worker": [s.worker for s in stacks],
+               "interface": [s.interface for s in stacks], "workers": [str(s.workers) for s in stacks]}
+    drop_to_fit(columns, out.width, ("workers", "interface", "worker"))  # an id, typed next, is never cut
+    table = Table(title=f"{len(stacks)} stacks ({shown_path(matrix_path(args))})", title_justify="left")
+    for col in columns:
+        table.add_column(col, no_wrap=True)
+    for row in zip(*columns.values(), strict=True):
+        table.add_row(*row)
     out.print(table)
     if matrix.excluded:
         out.print(f"excluded by rule: {', '.join(matrix.excluded)}")
@@ -73,10 +81,27 @@ def _bind_host(host: str) -> str:
     return host
 
 
+def locust_executable() -> list[str]:
+    """This environment's Locust, runnable as printed whether or not the virtualenv is active: the `locust`
+    script beside the running Python, else that Python with `-m locust`."""
+    script = Path(sys.executable).parent / "locust"
+    return [str(script)] if os.access(script, os.X_OK) else [sys.executable, "-m", "locust"]
+
+
+def locust_ui_command(scenario: Scenario, url: str) -> str:
+    """The shell line that opens Locust's web UI (on loopback) on `scenario` against `url`, quoted to paste."""
+    return shlex.join([*locust_executable(), "-f", str(scenario.locustfile), "--host", url,
+                       *scenario.locust_args(), "--web-host", "127.0.0.1"])
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from stackmark.verify import format_findings
 
     stack = one_stack(load_matrix(), args.stack, "serve")
+    scenario = select_scenarios([args.scenario], [])[0]
+    if not stack.serves(scenario.endpoint):
+        raise UserError(f"{stack.id} does not serve scenario {scenario.name!r} ({scenario.path}); pick another "
+                        "--scenario (see `stackmark scenarios`)")
     if args.port is not None and not 1 <= args.port <= 65535:
         raise UserError(f"port {args.port} is out of range; use 1 to 65535")
     host = _bind_host(args.host)
@@ -89,8 +114,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                   f"verify: {verdict.status}; log: {log_path}")
         if verdict.findings:
             out.print(format_findings(stack.id, verdict))
-        out.print(f"Locust UI: locust -f scenarios/closed.py --host {server.url} --endpoint /json "
-                  f"--web-host 127.0.0.1   (Ctrl-C stops the server)")
+        out.print(f"Locust web UI, in another terminal (Ctrl-C here stops the server; `stackmark ui {stack.id}` "
+                  "starts both in one):", highlight=False)
+        out.print(locust_ui_command(scenario, server.url), highlight=False, markup=False, soft_wrap=True)
         while server.exit_code() is None:
             time.sleep(0.5)
         err.print(f"{stack.id}: server exited with code {server.exit_code()}")
@@ -138,7 +164,7 @@ def overrides(args: argparse.Namespace) -> Overrides:
         server_cpus=args.server_cpus, loadgen_cpus=args.loadgen_cpus, no_pin=args.no_pin,
         loadgen_processes=args.locust_processes, target=args.target, target_name=args.target_name,
         allow_remote=args.allow_remote, seed_db=args.seed_db, locustfile=args.locustfile,
-        configuration=args.configuration)
+        configuration=args.configuration, argv=getattr(args, "argv", None))
 
 
 def _announce(plan: BenchPlan, sides: int = 1) -> None:
@@ -175,6 +201,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from analysis.report import write_report
     from servers.base import REPO_ROOT
     from stackmark import metadata
+    from stackmark.progress import for_console
 
     matrix = matrix_of(args)
     wanted = overrides(args)
@@ -188,7 +215,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         run.mark_resumed(metadata.git_state(REPO_ROOT))
     t0 = time.monotonic()
-    result = run_bench(plan, run, log=lambda line: out.print(line, highlight=False))
+    with for_console(out) as progress:  # live on a terminal, plain lines in a pipe; stops cleanly on Ctrl-C
+        result = run_bench(plan, run, progress)
     t_load = time.monotonic() - t0
     if args.resume:
         out.print(f"resume: {result.cells_skipped} cells were already finished, {result.cells_run} ran now")
@@ -214,13 +242,15 @@ def cmd_ab(args: argparse.Namespace) -> int:
     from analysis.analyze import analyze
     from analysis.report import write_report
     from stackmark.ab import base_plan, base_runtime, run_ab
+    from stackmark.progress import for_console
 
     candidate = BenchPlan.from_profile(matrix_of(args), overrides(args))
     with base_runtime(args.base, args.base_python) as runtime:
         base = base_plan(candidate, runtime, matrix_path(args))
         _announce(candidate, sides=2)
         t0 = time.monotonic()
-        result = run_ab(base, candidate, Path(args.out), log=lambda line: out.print(line, highlight=False))
+        with for_console(out) as progress:
+            result = run_ab(base, candidate, Path(args.out), progress)
     out.print(f"A/B load phase {time.monotonic() - t0:.0f} s")
     print_problems(result.base.failures + result.candidate.failures)
     for side in (result.base, result.candidate):

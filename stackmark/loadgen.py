@@ -19,7 +19,8 @@ import csv
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,16 +120,28 @@ def locust_process(cmd: list[str], out_path: Path) -> Iterator[subprocess.Popen[
         stop_process_group(proc, grace_s=2.0, watchdog=watchdog)
 
 
-def wait_within(proc: subprocess.Popen[bytes], budget_s: float) -> int | None:
-    """Its exit code, or None if it overstayed `budget_s` (locust_process then stops it)."""
-    try:
-        return proc.wait(timeout=budget_s)
-    except subprocess.TimeoutExpired:
-        return None
+TICK_S = 0.5  # how often a waiting harness looks at Locust's files for the progress display
 
 
-def run_cell(server: ServerHandle, scenario: Scenario, load: LoadSettings, cell_dir: Path) -> CellOutcome:
-    """One measured cell; never raises for a server or Locust failure, reports it instead."""
+def wait_within(proc: subprocess.Popen[bytes], budget_s: float,
+                tick: Callable[[], None] | None = None) -> int | None:
+    """Its exit code, or None if it overstayed `budget_s` (locust_process then stops it); `tick` is called
+    about every TICK_S meanwhile (the progress display's look at the cell's files)."""
+    deadline = time.monotonic() + budget_s
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            return proc.wait(timeout=max(0.0, min(left, TICK_S) if tick else left))
+        except subprocess.TimeoutExpired:
+            if left <= TICK_S or tick is None:
+                return None
+            tick()
+
+
+def run_cell(server: ServerHandle, scenario: Scenario, load: LoadSettings, cell_dir: Path,
+             tick: Callable[[], None] | None = None) -> CellOutcome:
+    """One measured cell; never raises for a server or Locust failure, reports it instead. `tick` is called
+    about every TICK_S while Locust runs (see `live_stats` and `locust_started_at`)."""
     cell_dir.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(8)
     cmd = pin_prefix(load.cpus) + locust_command(scenario, server.url, load, cell_dir, token)
@@ -138,7 +151,7 @@ def run_cell(server: ServerHandle, scenario: Scenario, load: LoadSettings, cell_
     sampler = Sampler(server.pid, lambda: proc.pid if proc is not None and proc.poll() is None else None)
     with sampler, locust_process(cmd, cell_dir / paths.LOCUST_OUT) as running:
         proc = running  # the sampler's generator side, from now on
-        code = wait_within(running, budget_s)
+        code = wait_within(running, budget_s, tick)
     sampler.write_csv(cell_dir / paths.SAMPLES_CSV)
     return (_server_outcome(server, before) or _locust_outcome(code, budget_s, load, cell_dir, token)
             or _measured_outcome(cell_dir) or CellOutcome(True, None))
@@ -200,6 +213,53 @@ def locust_csv(folder: Path, kind: str) -> list[dict[str, str]] | None:
         with open(folder / f"{paths.LOCUST_CSV_PREFIX}_{kind}.csv", newline="") as f:
             return list(csv.DictReader(f))
     except (OSError, csv.Error, UnicodeDecodeError):
+        return None
+
+
+@dataclass(frozen=True)
+class LiveStats:
+    """Locust's own running totals (its `Aggregated` row): requests since its stats were last reset, and
+    Locust's `Requests/s`, those requests over the seconds from that reset to the latest one."""
+
+    requests: int
+    rps: float
+
+    @property
+    def span_s(self) -> float:
+        """Seconds from Locust's last stats reset to its latest request: jumps back when the stats reset."""
+        return self.requests / self.rps if self.rps > 0 else 0.0
+
+
+def live_stats(cell_dir: Path) -> LiveStats | None:
+    """The running totals from locust_stats.csv, which Locust rewrites (and flushes) every second while it
+    runs; None before the first write or if caught mid-write."""
+    for row in locust_csv(cell_dir, "stats") or []:
+        if row.get("Name") == "Aggregated":
+            try:
+                return LiveStats(int(row["Request Count"]), float(row["Requests/s"]))
+            except (KeyError, TypeError, ValueError):
+                return None
+    return None
+
+
+def locust_started_at(cell_dir: Path) -> float | None:
+    """When Locust's test (and its load shape's clock) started: its stats history CSV is flushed right then
+    with a first row, and next only ~5 s later, so its modification time while it holds one row is that
+    moment; afterwards the first row's whole-second timestamp. None while Locust is still starting."""
+    path = cell_dir / f"{paths.LOCUST_CSV_PREFIX}_stats_history.csv"
+    try:
+        mtime = path.stat().st_mtime
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return None
+    if not rows:
+        return None
+    if len(rows) == 1:
+        return mtime
+    try:
+        return float(rows[0]["Timestamp"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 

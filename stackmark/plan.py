@@ -106,10 +106,12 @@ class Overrides:
     seed_db: bool = False
     locustfile: str | None = None  # a team's own locustfile: a scenario of its own, instead of the profile's
     configuration: str | None = None  # "default" (one worker) or "tuned" (each server as its docs recommend)
+    argv: Sequence[str] | None = None  # the command's arguments as given: recorded, never a setting of its own
 
     def given(self) -> list[str]:
         """The settings the user set explicitly (a resume refuses them: it runs the run's own)."""
-        return [f.name for f in fields(self) if f.name != "profile" and getattr(self, f.name) not in (None, False)]
+        return [f.name for f in fields(self)
+                if f.name not in ("profile", "argv") and getattr(self, f.name) not in (None, False)]
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ class BenchPlan:
     profile: str | None = None
     runtime: Runtime = field(default_factory=Runtime)  # where the stacks' code and interpreter come from
     configuration: str = "default"  # "default": one worker a stack (per worker); "tuned": as deployed
+    argv: Sequence[str] | None = None  # the arguments that started the run (a resume keeps the first run's)
 
     def settings(self) -> Settings:
         """What run.json records: everything a resume needs to run the same experiment."""
@@ -145,6 +148,8 @@ class BenchPlan:
             "profile": self.profile,
             "configuration": self.configuration,
         }
+        if self.argv is not None:  # passwords in URLs hidden: run.json must hold no secret
+            settings["argv"] = [redact(a) if "://" in a else a for a in self.argv]
         custom = [s for s in self.scenarios if s.is_custom]
         if custom:  # the file itself is the team's; its path and digest say which load a run measured
             settings["locustfiles"] = {s.name: {"path": str(s.locustfile), "sha256": hashlib.sha256(
@@ -190,7 +195,7 @@ class BenchPlan:
             parse_cpus(o.loadgen_cpus) if o.loadgen_cpus else loadgen_cpus,
             o.loadgen_processes or 1,
             database_url=env_database_url(), target=target, seed_database=o.seed_db, profile=o.profile,
-            configuration=configuration)
+            configuration=configuration, argv=tuple(o.argv) if o.argv is not None else None)
         return plan
 
     @classmethod
@@ -218,7 +223,7 @@ class BenchPlan:
             s["concurrency"], {k: s[k] for k in LIMITS},  # type: ignore[literal-required]
             s["repeat"], s["server_cpus"], s["loadgen_cpus"], s["loadgen_processes"],
             database_url=resume_database(s["database"], run_dir), profile=s.get("profile"),
-            configuration=configuration)
+            configuration=configuration, argv=s.get("argv"))
         return plan, run
 
     @classmethod
