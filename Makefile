@@ -53,11 +53,11 @@ lock:
 	  --output-file $(LOCK) $(ARGS) pyproject.toml
 
 # PostgreSQL server binaries for the database tests (they start their own throwaway cluster)
-$(PG_STAMP): scripts/setup-postgres.sh | $(STAMP)
+$(PG_STAMP): scripts/setup-postgres.sh scripts/apt-install.sh | $(STAMP)
 	bash scripts/setup-postgres.sh
 	@touch $@
 
-$(CHROMIUM_STAMP): scripts/setup-chromium.sh | $(STAMP)
+$(CHROMIUM_STAMP): scripts/setup-chromium.sh scripts/apt-install.sh | $(STAMP)
 	bash scripts/setup-chromium.sh
 	@touch $@
 

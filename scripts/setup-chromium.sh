@@ -22,14 +22,9 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
 fi
 
 echo "setup-chromium: installing chromium and chromium-driver with apt-get (30-120 s)"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-       apt-get install -y -qq --no-install-recommends chromium chromium-driver; } >"$log" 2>&1; then
-  echo "setup-chromium: error: apt-get could not install chromium and chromium-driver; its last lines:" >&2
-  tail -n 15 "$log" >&2
-  exit 1
-fi
+# shellcheck source=scripts/apt-install.sh
+. "$(dirname "$0")/apt-install.sh"
+apt_install setup-chromium chromium chromium-driver
 
 if ! have_both; then
   echo "setup-chromium: error: apt-get installed chromium and chromium-driver but $CHROMIUM or" \

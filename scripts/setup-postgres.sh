@@ -22,14 +22,9 @@ echo "setup-postgres: installing PostgreSQL with apt-get (10-60 s)"
 mkdir -p /etc/postgresql-common/createcluster.d
 printf '# stackmark: tests start their own throwaway clusters\ncreate_main_cluster = false\n' \
   > /etc/postgresql-common/createcluster.d/stackmark.conf
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-       apt-get install -y -qq --no-install-recommends postgresql; } >"$log" 2>&1; then
-  echo "setup-postgres: error: apt-get could not install postgresql; its last lines:" >&2
-  tail -n 15 "$log" >&2
-  exit 1
-fi
+# shellcheck source=scripts/apt-install.sh
+. "$(dirname "$0")/apt-install.sh"
+apt_install setup-postgres postgresql
 
 if ! have_initdb; then
   echo "setup-postgres: warning: apt-get installed postgresql but no initdb is under" \
