@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+
+# The Ctrl-C tests send SIGINT to stackmark as a terminal would. A shell without job control starts a
+# background job (`make test &`, a CI runner's script) with SIGINT ignored, and an ignored signal stays
+# ignored across exec, so every stackmark the tests start would ignore it too and those tests would fail
+# for a reason that is not stackmark's. A handler (unlike SIG_IGN) is reset to the default on exec.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
