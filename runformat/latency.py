@@ -2,7 +2,10 @@
 
 Written by the Locust plugin (one file per process: latency.json, and
 latency-w<pid>.json per worker of a multi-process cell); merged here for every
-reader, so a multi-process cell (on one machine or several) reads as one.
+reader, so a multi-process cell reads as one. In Locust's distributed mode
+(workers possibly on other machines, no shared folder) each worker sends its
+record to the master over Locust's own messaging and the master writes one
+latency.json, merged by `merge_reports`, with each worker's share in `workers`.
 """
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from runformat.records import LatencyFile, OpenBlock, RequestStats, Timeline, UsersBlock
+from runformat.records import LatencyFile, OpenBlock, RequestStats, Timeline, UsersBlock, WorkerShare
 
 BUCKETS_PER_MS = 100  # 10 microsecond buckets: key = int(response_time_ms * 100)
 BUCKET_MS = 1 / BUCKETS_PER_MS
@@ -112,6 +115,18 @@ def merge_latency(parts: Sequence[LatencyFile]) -> LatencyFile | None:
     if timelines:
         merged["timeline"] = _merge_timelines(timelines)
     return cast(LatencyFile, merged)
+
+
+def merge_reports(master: LatencyFile, reports: Mapping[str, LatencyFile]) -> LatencyFile:
+    """The master's latency.json of a distributed cell: its own record (window, token, no requests) merged
+    with each worker's reported one, plus `workers`, each worker's share, so a reader can check that every
+    worker counted and that the shares add up to the merged total."""
+    merged = merge_latency([master, *(reports[w] for w in sorted(reports))]) or master
+    shares: list[WorkerShare] = []
+    for worker in sorted(reports):
+        requests, failures = totals(reports[worker])
+        shares.append({"worker": worker, "requests": requests, "failures": failures})
+    return cast(LatencyFile, {**merged, "workers": shares})
 
 
 def totals(latency: LatencyFile | None) -> tuple[int, int]:

@@ -30,6 +30,11 @@ class Settings(TypedDict):
     workers: list[int] | int
     loadgen: NotRequired[str]
     loadgen_processes: int
+    # Locust's distributed mode (--locust-workers; absent or 0: not used): a master waiting for this many
+    # workers, bound to master_bind_host; remote_workers: started by the user elsewhere, not by stackmark
+    loadgen_workers: NotRequired[int]
+    master_bind_host: NotRequired[str]
+    remote_workers: NotRequired[bool]
     database: str  # redacted URL, or SQLITE_PER_RUN
     target: str | None  # redacted --target URL, or None when stackmark launched the stacks
     profile: NotRequired[str | None]
@@ -136,6 +141,14 @@ class Timeline(TypedDict):
     completed: list[int]
 
 
+class WorkerShare(TypedDict):
+    """One Locust worker's part of a distributed cell's latency.json: what it reported to the master."""
+
+    worker: str  # Locust's client id: the worker's host name and a random suffix
+    requests: int
+    failures: int
+
+
 class LatencyFile(TypedDict):
     bucket_ms: NotRequired[Number]
     window: NotRequired[list[Number | None]]
@@ -145,6 +158,7 @@ class LatencyFile(TypedDict):
     timeline: NotRequired[Timeline]
     processes: NotRequired[int]
     run_token: NotRequired[str]  # the harness's token for this cell: a worker of another run cannot count
+    workers: NotRequired[list[WorkerShare]]  # distributed mode: each worker's share of `requests`, as reported
 
 
 def _describe(tp: Any) -> str:

@@ -16,7 +16,10 @@ previous version would misread the new files):
    `runtime` (an A/B base's python and checkout), settings `locustfiles`,
    settings `configuration` and stack.json `configuration` and `config_hash`
    (2026-11-23: "default" or "tuned"; absent means default), settings `argv`
-   (the command's arguments as given, URLs redacted: what reproduces the run).
+   (the command's arguments as given, URLs redacted: what reproduces the run),
+   settings `loadgen_workers`, `master_bind_host`, `remote_workers` and
+   latency.json `workers` (2026-11-23: Locust's distributed mode; the master
+   writes the merged histograms and each worker's share).
 """
 from __future__ import annotations
 

@@ -31,6 +31,16 @@ phases.json and a latency.json with no requests (`"processes": N`); analysis
 merges all of them. With one process nothing of this runs: the window opens and
 closes on the shape's ticks, as it always did.
 
+Distributed Locust (`--master` with `--phase-report`; workers local or on other
+machines, `locust -f ... --worker --master-host H`): the same window, but no
+shared folder. When the master stops (headless, Locust's master stops itself
+before its workers) it asks every worker for its record with a custom message;
+each worker closes its window there and sends its record once (Locust sends a
+worker the master's custom arguments, so a worker needs only the locustfiles).
+The master waits a bounded time for every expected worker's report and writes
+one latency.json, merged (runformat.latency `merge_reports`), with each
+worker's share under `workers`.
+
 Other locustfiles reach the window through `environment.stackmark_window`
 (a Window: `contains(t)`, `start`, `end`, and `extras`, a dict of name ->
 callable whose result is written into latency.json under that name), so they
@@ -55,11 +65,14 @@ from locust import LoadTestShape, events
 from locust.runners import MasterRunner, WorkerRunner
 
 from runformat.atomic import write_json
-from runformat.latency import BUCKET_MS, BUCKETS_PER_MS, TIMELINE_SLOT_S, user_summary
+from runformat.latency import BUCKET_MS, BUCKETS_PER_MS, TIMELINE_SLOT_S, merge_reports, user_summary
 from runformat.paths import worker_latency_name
 from runformat.records import LatencyFile
 
 WINDOW_MESSAGE = "stackmark_window"  # master -> workers: {"measure": t, "end": t}
+REPORT_MESSAGE = "stackmark_latency"  # worker -> master (--phase-report): the worker's latency record
+COLLECT_MESSAGE = "stackmark_collect"  # master -> workers (--phase-report): send your record now
+REPORT_WAIT_S = 10.0  # how long a stopping master waits for the reports of workers not heard from yet
 MIN_LEAD_S = 0.5  # a broadcast window opens at least this far in the future, so every worker has it in time
 NOTE_EVERY_S = 0.5  # workers enter their live users this often inside the window
 INF = float("inf")
@@ -84,6 +97,8 @@ _fail: Counter[str] = Counter()
 _bytes: Counter[str] = Counter()
 _per_user: Counter[Any] = Counter()  # user greenlet -> requests it completed in the window
 _timeline: Counter[int] = Counter()  # slot of the window -> requests completed in it (stalls show as gaps)
+_reports: dict[str, LatencyFile] = {}  # master, --phase-report: worker client id -> its latency record
+_reported: list[bool] = []  # worker, --phase-report: [True] once its record is sent (it reports once)
 
 
 @events.init_command_line_parser.add_listener
@@ -97,6 +112,9 @@ def _add_arguments(parser) -> None:  # type: ignore[no-untyped-def]
     group.add_argument("--latency-file", default="", help="write the measured latency histogram here (JSON)")
     group.add_argument("--phase-token", default="", help="written into every latency file: the harness checks "
                                                          "that each one came from its own Locust processes")
+    group.add_argument("--phase-report", action="store_true",
+                       help="distributed mode: workers send their latency record to the master, which writes "
+                            "one merged --latency-file (no shared folder needed)")
 
 
 @events.init.add_listener
@@ -104,6 +122,40 @@ def _on_init(environment, runner=None, **_: Any) -> None:  # type: ignore[no-unt
     environment.stackmark_window = _window
     if isinstance(runner, WorkerRunner):
         runner.register_message(WINDOW_MESSAGE, _on_window_message)
+        runner.register_message(COLLECT_MESSAGE, _on_collect_message)
+    if isinstance(runner, MasterRunner):
+        runner.register_message(REPORT_MESSAGE, _on_report_message)
+
+
+def _on_report_message(environment, msg, **_: Any) -> None:  # type: ignore[no-untyped-def]
+    """Master side of --phase-report: keep each worker's record (a worker reports once, when it stops)."""
+    record = msg.data.get("record") if isinstance(msg.data, dict) else None
+    if isinstance(record, dict):
+        _reports[str(msg.node_id)] = record  # type: ignore[assignment]
+
+
+def _on_collect_message(environment, msg, **_: Any) -> None:  # type: ignore[no-untyped-def]
+    _send_report(environment)
+
+
+def _send_report(environment: Any) -> None:
+    """Worker side of --phase-report: close the window now if it is still open, send the record, once."""
+    opts = environment.parsed_options
+    if _reported or opts is None or not getattr(opts, "phase_report", False):
+        return
+    now = time.time()
+    if _window.start < INF and now < _window.end:
+        _window.end = _marks["end"] = now  # stopped early: the window ends here
+    _reported.append(True)
+    environment.runner.send_message(REPORT_MESSAGE, {"record": _latency_record(opts)})
+
+
+def _await_reports(expected: int) -> None:
+    """The master stops once its workers' users are gone; their reports travel just ahead of that, but a
+    stats message can beat them, so wait (bounded) until every expected worker's report is in."""
+    deadline = time.monotonic() + REPORT_WAIT_S
+    while len(_reports) < expected and time.monotonic() < deadline:
+        gevent.sleep(0.05)
 
 
 def _on_window_message(environment, msg, **_: Any) -> None:  # type: ignore[no-untyped-def]
@@ -173,6 +225,9 @@ def _on_test_stop(environment, **_: Any) -> None:  # type: ignore[no-untyped-def
     runner = environment.runner
     opts = environment.parsed_options
     if isinstance(runner, WorkerRunner):
+        if opts is not None and getattr(opts, "phase_report", False):
+            _send_report(environment)
+            return
         if _window.start < INF and now < _window.end:
             _window.end = _marks["end"] = now  # stopped early: the window ends here
         if opts is not None and getattr(opts, "latency_file", None):
@@ -191,8 +246,12 @@ def _on_test_stop(environment, **_: Any) -> None:  # type: ignore[no-untyped-def
                                             **({"processes": processes} if processes else {})})
     if opts.latency_file:
         record = _latency_record(opts)
+        if processes and getattr(opts, "phase_report", False):
+            runner.send_message(COLLECT_MESSAGE, {})
+            _await_reports(processes)
+            record = merge_reports(record, dict(_reports))
         if processes:
-            record["processes"] = processes  # the requests are in the workers' latency-w<pid>.json files
+            record["processes"] = processes  # requests: merged above, or in the workers' latency-w<pid>.json
         write_json(Path(opts.latency_file), record, indent=None)
 
 

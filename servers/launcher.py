@@ -6,6 +6,7 @@ worker it forked, also after an exception or Ctrl-C in the harness.
 from __future__ import annotations
 
 import http.client
+import math
 import os
 import shutil
 import signal
@@ -17,7 +18,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers.base import REPO_ROOT, LaunchSpec, Runtime, http_url
+from servers.base import REPO_ROOT, LaunchSpec, Runtime, ServerHandle, http_url
 from servers.matrix import Stack
 from servers.registry import SERVERS
 from servers.watchdog import Watchdog, group_alive
@@ -161,15 +162,19 @@ def _gone(process: subprocess.Popen[bytes], pgid: int, timeout_s: float) -> bool
     return False
 
 
-def wait_ready(server: RunningServer, timeout_s: float) -> None:
-    """Poll until the server answers any HTTP response, it exits, or time runs out."""
+def wait_ready(server: ServerHandle, timeout_s: float, exit_check_every_s: float = 0.0) -> None:
+    """Poll until the server answers any HTTP response, it exits, or time runs out. A handle whose
+    exit_code() is costly (a container engine call) asks for it only every `exit_check_every_s`."""
     deadline = time.monotonic() + timeout_s
     path = SERVERS[server.stack.server].ready_path
+    checked = -math.inf
     while time.monotonic() < deadline:
-        code = server.exit_code()
-        if code is not None:
-            raise LaunchError(f"{server.stack.id}: server exited with code {code} before it was ready",
-                              server.log_tail())
+        if time.monotonic() - checked >= exit_check_every_s:
+            checked = time.monotonic()
+            code = server.exit_code()
+            if code is not None:
+                raise LaunchError(f"{server.stack.id}: server exited with code {code} before it was ready",
+                                  server.log_tail())
         conn = http.client.HTTPConnection(server.host, server.port, timeout=1.0)
         try:
             conn.request("GET", path)

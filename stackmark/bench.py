@@ -32,6 +32,9 @@ from stackmark.smoke import StackChecks, contract_not_checked, smoke_check, smok
 from stackmark.verify import VerifyResult, verify_stack
 
 T = TypeVar("T")
+# How a stack is brought up for its cells: `launch` on this machine by default; compose_bench hands its own
+# (the stack in a container), so verification, Locust, the sampler and the raw files stay this code.
+ServerFactory = Callable[["BenchPlan", Stack, Path, dict[str, str]], contextlib.AbstractContextManager[ServerHandle]]
 
 
 @dataclass
@@ -71,7 +74,8 @@ def new_run(plan: BenchPlan, out: Path, name: str | None = None) -> RunDir:
     return RunDir.create(out, meta, name)
 
 
-def run_bench(plan: BenchPlan, run: RunDir, progress: Progress | None = None) -> BenchResult:
+def run_bench(plan: BenchPlan, run: RunDir, progress: Progress | None = None,
+              servers: ServerFactory | None = None) -> BenchResult:
     """Run every missing cell of `plan` into `run`; never raises for a stack's failure."""
     progress = progress or PlainProgress()
     result = BenchResult(run)
@@ -79,7 +83,7 @@ def run_bench(plan: BenchPlan, run: RunDir, progress: Progress | None = None) ->
     env = database_env(plan, run)
     progress.begin(cells_to_run(plan, run), plan_cell_s(plan))
     for repeat in range(plan.repeat):
-        run_repeat(plan, run, repeat, env, result, progress)
+        run_repeat(plan, run, repeat, env, result, progress, servers)
     run.finish()
     return result
 
@@ -102,13 +106,13 @@ def cells_to_run(plan: BenchPlan, run: RunDir) -> int:
 
 
 def run_repeat(plan: BenchPlan, run: RunDir, repeat: int, env: dict[str, str], result: BenchResult,
-               progress: Progress) -> None:
+               progress: Progress, servers: ServerFactory | None = None) -> None:
     """One repeat of every stack, each from a fresh start: the unit `stackmark ab` interleaves."""
     for stack in plan.stacks:
         todo, finished = _todo(plan, run, stack, repeat)
         result.cells_skipped += finished
         if todo:
-            _bench_stack(plan, run, stack, repeat, todo, env, result, progress)
+            _bench_stack(plan, run, stack, repeat, todo, env, result, progress, servers or _server)
 
 
 def database_env(plan: BenchPlan, run: RunDir) -> dict[str, str]:
@@ -144,13 +148,13 @@ def _stack_record(plan: BenchPlan, stack: Stack, repeat: int) -> StackRecord:
 
 
 def _bench_stack(plan: BenchPlan, run: RunDir, stack: Stack, repeat: int, todo: list[tuple[Scenario, int]],
-                 env: dict[str, str], result: BenchResult, progress: Progress) -> None:
+                 env: dict[str, str], result: BenchResult, progress: Progress, servers: ServerFactory) -> None:
     record = _stack_record(plan, stack, repeat)
     t0 = time.monotonic()
     left = len(todo)  # cells of this stack not run yet: lost if it stops early
     progress.stack_started(stack.id, repeat)
     try:
-        with _server(plan, stack, run.stack_dir(stack.id) / "server.log", env) as server:
+        with servers(plan, stack, run.stack_dir(stack.id) / "server.log", env) as server:
             record["command"], record["port"] = server.command, server.port
             record["start"] = {"status": "ok", "ready_s": round(server.ready_s, 3), "reason": None}
             progress.phase(stack.id, "verify")
@@ -256,5 +260,5 @@ def _guard_write(action: Callable[[], T], run: RunDir) -> T:
                         f"(finished cells are kept; continue with --resume {run.path})") from None
 
 
-__all__ = ["BenchResult", "ServerCrashed", "cells_to_run", "contract_endpoints", "new_run", "plan_cell_s", "run_bench",
-           "verify_served"]
+__all__ = ["BenchResult", "ServerCrashed", "ServerFactory", "cells_to_run", "contract_endpoints", "new_run",
+           "plan_cell_s", "run_bench", "verify_served"]

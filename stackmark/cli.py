@@ -16,7 +16,7 @@ from runformat.baseline import BASELINES_DIR
 from runformat.errors import RunDirError
 from servers.launcher import LaunchError
 from servers.matrix import MatrixError
-from stackmark import commands, compare_cmd, listing, ui_cmd
+from stackmark import commands, compare_cmd, compose_bench, listing, ui_cmd
 from stackmark.console import err
 from stackmark.errors import UserError
 
@@ -148,6 +148,13 @@ def _add_plan_flags(s: argparse.ArgumentParser) -> None:
                         "its docs recommend for the server CPUs (as deployed; [tuned.*] in servers/matrix.toml)")
     s.add_argument("--locust-processes", type=int,
                    help="Locust processes (master + N workers), at most one per load-generator CPU (default 1)")
+    s.add_argument("--locust-workers", type=int, metavar="N",
+                   help="Locust's distributed mode: a master waiting for N workers, started here on the "
+                        "load-generator CPUs (or, with --remote-workers, by you on other machines)")
+    s.add_argument("--master-bind-host", metavar="ADDRESS", help="the master's address (default 127.0.0.1; "
+                                                                 "remote workers need one they can reach)")
+    s.add_argument("--remote-workers", action="store_true", help="start no workers: print the command to run on "
+                                                                 "other machines and wait for them")
     s.add_argument("--out", default=DEFAULT_OUT, help="parent folder of run folders (default results/)")
     s.add_argument("--matrix", help="a matrix file instead of servers/matrix.toml")
 
@@ -215,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ab(sub)
     _add_history(sub)
     ui_cmd.add_ui(sub)
+    compose_bench.add_parser(sub)
 
     s = sub.add_parser("calibrate", help="measure the load generator's ceiling (and wrk's, if installed)")
     s.add_argument("--stack", default="fastapi-uvicorn", help="a fast stack to drive (default fastapi-uvicorn)")

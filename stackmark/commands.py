@@ -20,7 +20,7 @@ from runformat.errors import RunDirError
 from scenarios.catalog import Scenario
 from servers.launcher import LaunchError, launch
 from servers.matrix import MATRIX_FILE, Matrix, load_matrix
-from stackmark.bench import new_run, run_bench, verify_served
+from stackmark.bench import BenchResult, new_run, run_bench, verify_served
 from stackmark.console import drop_to_fit, err, out, print_problems, print_ranking
 from stackmark.cpus import default_cpus, parse_cpus
 from stackmark.database import ensure_sqlite
@@ -163,6 +163,7 @@ def overrides(args: argparse.Namespace) -> Overrides:
         duration_s=args.duration, warmup_s=args.warmup, primer_s=args.primer, repeat=args.repeat,
         server_cpus=args.server_cpus, loadgen_cpus=args.loadgen_cpus, no_pin=args.no_pin,
         loadgen_processes=args.locust_processes, target=args.target, target_name=args.target_name,
+        locust_workers=Overrides.workers(args.locust_workers, args.master_bind_host, args.remote_workers),
         allow_remote=args.allow_remote, seed_db=args.seed_db, locustfile=args.locustfile,
         configuration=args.configuration, argv=getattr(args, "argv", None))
 
@@ -195,10 +196,6 @@ def configuration_line(plan: BenchPlan) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from analysis.analyze import analyze  # pandas and matplotlib load only for the commands that analyse
-    from analysis.history import record_history
-    from analysis.problems import problem_lines
-    from analysis.report import write_report
     from servers.base import REPO_ROOT
     from stackmark import metadata
     from stackmark.progress import for_console
@@ -217,9 +214,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     with for_console(out) as progress:  # live on a terminal, plain lines in a pipe; stops cleanly on Ctrl-C
         result = run_bench(plan, run, progress)
-    t_load = time.monotonic() - t0
     if args.resume:
         out.print(f"resume: {result.cells_skipped} cells were already finished, {result.cells_run} ran now")
+    return finish_bench(result, t0, time.monotonic() - t0)
+
+
+def finish_bench(result: BenchResult, t0: float, t_load: float, history: bool = True, headline: str = "") -> int:
+    """After the load, for every way of running a bench: what failed first, the report, the history line,
+    the ranking, where the files are, this invocation's failures again last; the exit code."""
+    from analysis.analyze import analyze  # pandas and matplotlib load only for the commands that analyse
+    from analysis.history import record_history
+    from analysis.problems import problem_lines
+    from analysis.report import write_report
+
     try:
         analysis = analyze(result.run.path)
     except RunDirError as exc:
@@ -228,9 +235,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 1
     print_problems(problem_lines(analysis))  # what failed and why, before any ranking
     report = write_report(analysis)
-    out.print(f"history: {record_history(analysis)}")
+    if history:
+        out.print(f"history: {record_history(analysis)}")
     print_ranking(analysis.ranking)
-    out.print(f"load phase {t_load:.0f} s, report {time.monotonic() - t0 - t_load:.1f} s")
+    out.print(f"{headline}load phase {t_load:.0f} s, report {time.monotonic() - t0 - t_load:.1f} s", highlight=False)
     out.print(f"summary: {result.run.path / 'summary.csv'}")
     out.print(f"report:  {report}")
     print_problems(result.failures)  # this invocation's failures again, last, where the eye ends up

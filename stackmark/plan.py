@@ -4,6 +4,7 @@ stored run's own settings (resume). Defaults live in the profile only (servers/m
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -20,6 +21,7 @@ from servers.registry import SERVERS
 from stackmark.cpus import default_cpus, parse_cpus
 from stackmark.database import redact
 from stackmark.errors import UserError, unknown
+from stackmark.loadgen import LOOPBACK, Distributed
 from stackmark.select import profile_stacks, seconds, select_scenarios, select_stacks, whole_numbers
 from stackmark.target import ExternalServer, parse_target
 
@@ -29,10 +31,12 @@ LIMITS: dict[str, tuple[str, float, float]] = {
 }
 MAX_CONCURRENCY = 10_000
 MAX_REPEAT = 100
+MAX_REMOTE_WORKERS = 1000  # local workers are bounded by the load-generator CPUs instead
 PROFILE_KEYS = ("scenarios", "concurrency", "duration_s", "warmup_s", "primer_s", "repeat")
 CONFIGURATIONS = ("default", "tuned")  # a profile's optional `configuration`, or --configuration
 # Overrides fields whose command-line flag is not simply --the-name
 FLAGS = {"scenarios": "--scenario", "loadgen_processes": "--locust-processes", "duration_s": "--duration",
+         "locust_workers": "--locust-workers",
          "warmup_s": "--warmup", "primer_s": "--primer"}
 
 
@@ -79,6 +83,46 @@ def configured(stacks: Sequence[Stack], configuration: str, rules: TunedRules,
     return tuned_stacks(stacks, rules, server_cpu_count(server_cpus))
 
 
+@dataclass(frozen=True)
+class WorkersRequest:
+    """--locust-workers N [--master-bind-host ADDRESS] [--remote-workers] as given, checked by the plan."""
+
+    workers: int | None
+    bind_host: str | None = None
+    remote: bool = False
+
+
+def workers_request(workers: int | None, bind_host: str | None, remote: bool) -> WorkersRequest | None:
+    """The distributed-mode flags as one override; None when none of them was given."""
+    if workers is None and bind_host is None and not remote:
+        return None
+    return WorkersRequest(workers, bind_host, remote)
+
+
+def distributed_mode(request: WorkersRequest | None, processes: int, cpus_for_locust: int) -> Distributed | None:
+    """Locust's distributed mode from the flags, or one line naming what is wrong and the fix."""
+    if request is None:
+        return None
+    if request.workers is None:
+        given = "--master-bind-host" if request.bind_host is not None else "--remote-workers"
+        raise UserError(f"{given} is for Locust's distributed mode; add --locust-workers N")
+    if processes > 1:
+        raise UserError("--locust-workers and --locust-processes are two ways to run several Locust processes; "
+                        "use one of them")
+    most = MAX_REMOTE_WORKERS if request.remote else cpus_for_locust
+    if not 1 <= request.workers <= most:
+        fix = ("" if request.remote else " (one per load-generator CPU; give more with --loadgen-cpus, or "
+               "put them on other machines with --remote-workers)")
+        raise UserError(f"--locust-workers {request.workers} is out of range; use 1 to {most}{fix}")
+    host = request.bind_host if request.bind_host is not None else LOOPBACK
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise UserError(f"--master-bind-host {host!r} is not an IP address; give one of this machine's "
+                        "addresses, e.g. 127.0.0.1 (the default) or 0.0.0.0 for every interface") from None
+    return Distributed(request.workers, host, request.remote)
+
+
 def env_database_url() -> str | None:
     """The one place DATABASE_URL is read: the user's database, or None for stackmark's own SQLite."""
     return os.environ.get("DATABASE_URL") or None
@@ -100,6 +144,7 @@ class Overrides:
     loadgen_cpus: str | None = None
     no_pin: bool = False
     loadgen_processes: int | None = None
+    locust_workers: WorkersRequest | None = None  # Locust's distributed mode
     target: str | None = None
     target_name: str | None = None
     allow_remote: bool = False
@@ -107,6 +152,11 @@ class Overrides:
     locustfile: str | None = None  # a team's own locustfile: a scenario of its own, instead of the profile's
     configuration: str | None = None  # "default" (one worker) or "tuned" (each server as its docs recommend)
     argv: Sequence[str] | None = None  # the command's arguments as given: recorded, never a setting of its own
+
+    @staticmethod
+    def workers(workers: int | None, bind_host: str | None, remote: bool) -> WorkersRequest | None:
+        """The distributed-mode flags as one override (`workers_request`), for the command line."""
+        return workers_request(workers, bind_host, remote)
 
     def given(self) -> list[str]:
         """The settings the user set explicitly (a resume refuses them: it runs the run's own)."""
@@ -129,6 +179,7 @@ class BenchPlan:
     target: ExternalServer | None = None  # measure this running server instead of launching stacks
     seed_database: bool = False  # (re)create world/fortune in database_url before the run
     loadgen_processes: int = 1  # Locust's --processes: a master plus N workers on the load-generator CPUs
+    distributed: Distributed | None = None  # Locust's distributed mode (--locust-workers), instead
     profile: str | None = None
     runtime: Runtime = field(default_factory=Runtime)  # where the stacks' code and interpreter come from
     configuration: str = "default"  # "default": one worker a stack (per worker); "tuned": as deployed
@@ -141,13 +192,17 @@ class BenchPlan:
             "duration_s": self.duration_s, "warmup_s": self.warmup_s, "primer_s": self.primer_s,
             "repeat": self.repeat, "server_cpus": list(self.server_cpus), "loadgen_cpus": list(self.loadgen_cpus),
             "workers": sorted({s.workers for s in self.stacks}),
-            "loadgen": f"locust FastHttpUser, {self.loadgen_processes} process(es)",
+            "loadgen": self._loadgen(),
             "loadgen_processes": self.loadgen_processes,
             "database": redact(self.database_url) if self.database_url else SQLITE_PER_RUN,
             "target": self.target.stack.target if self.target else None,
             "profile": self.profile,
             "configuration": self.configuration,
         }
+        if self.distributed is not None:  # loadgen_processes stays 1: the master's own, as bench records it
+            settings["loadgen_workers"] = self.distributed.workers
+            settings["master_bind_host"] = self.distributed.bind_host
+            settings["remote_workers"] = self.distributed.remote
         if self.argv is not None:  # passwords in URLs hidden: run.json must hold no secret
             settings["argv"] = [redact(a) if "://" in a else a for a in self.argv]
         custom = [s for s in self.scenarios if s.is_custom]
@@ -155,6 +210,13 @@ class BenchPlan:
             settings["locustfiles"] = {s.name: {"path": str(s.locustfile), "sha256": hashlib.sha256(
                 s.locustfile.read_bytes()).hexdigest()} for s in custom}
         return settings
+
+    def _loadgen(self) -> str:
+        d = self.distributed
+        if d is None:
+            return f"locust FastHttpUser, {self.loadgen_processes} process(es)"
+        return (f"locust FastHttpUser, distributed: a master on {d.bind_host} and {d.workers} "
+                f"{'remote' if d.remote else 'local'} worker(s)")
 
     @property
     def cells(self) -> int:
@@ -194,6 +256,7 @@ class BenchPlan:
             server_cpus,
             parse_cpus(o.loadgen_cpus) if o.loadgen_cpus else loadgen_cpus,
             o.loadgen_processes or 1,
+            workers=o.locust_workers,
             database_url=env_database_url(), target=target, seed_database=o.seed_db, profile=o.profile,
             configuration=configuration, argv=tuple(o.argv) if o.argv is not None else None)
         return plan
@@ -222,6 +285,8 @@ class BenchPlan:
             stacks, select_scenarios(s["scenarios"], []),
             s["concurrency"], {k: s[k] for k in LIMITS},  # type: ignore[literal-required]
             s["repeat"], s["server_cpus"], s["loadgen_cpus"], s["loadgen_processes"],
+            workers=workers_request(s.get("loadgen_workers") or None, s.get("master_bind_host"),
+                                    bool(s.get("remote_workers"))),
             database_url=resume_database(s["database"], run_dir), profile=s.get("profile"),
             configuration=configuration, argv=s.get("argv"))
         return plan, run
@@ -229,7 +294,7 @@ class BenchPlan:
     @classmethod
     def _checked(cls, stacks: Sequence[Stack], scenarios: Sequence[Scenario], concurrency: Sequence[Any],
                  times: dict[str, float], repeat: int, server_cpus: Sequence[int], loadgen_cpus: Sequence[int],
-                 processes: int, **rest: Any) -> BenchPlan:
+                 processes: int, workers: WorkersRequest | None = None, **rest: Any) -> BenchPlan:
         """Every value in range, or one line naming it and its range."""
         timed = {k: seconds(float(times[k]), *LIMITS[k]) for k in LIMITS}
         cpus_for_locust = len(loadgen_cpus) or len(os.sched_getaffinity(0))
@@ -238,10 +303,11 @@ class BenchPlan:
             raise UserError(f"--locust-processes {processes} on {cpus_for_locust} load-generator CPU(s): Locust "
                             "runs one process per CPU; use at most "
                             f"{cpus_for_locust} or give more CPUs with --loadgen-cpus")
+        distributed = distributed_mode(workers, processes, cpus_for_locust)
         return cls(stacks, scenarios, whole_numbers(concurrency, "concurrency", MAX_CONCURRENCY),
                    timed["duration_s"], timed["warmup_s"], timed["primer_s"],
                    whole_numbers([repeat], "repeat", MAX_REPEAT)[0], list(server_cpus), list(loadgen_cpus),
-                   loadgen_processes=processes, **rest)
+                   loadgen_processes=processes, distributed=distributed, **rest)
 
 
 def _scenarios(o: Overrides, profile_scenarios: Sequence[str]) -> list[Scenario]:
