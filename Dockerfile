@@ -1,8 +1,9 @@
 # One image that serves every stack of the matrix, runs Locust (master or worker) and seeds the database:
 # compose.yaml picks what each service runs. Built from the pinned requirements.lock, hashes checked.
-# Docker: `docker compose build` (python:3.12-slim). Machines with no registry (Podman here): build
-# scripts/base-image.sh first, then --build-arg BASE_IMAGE=localhost/debian-py:bookworm.
-ARG BASE_IMAGE=python:3.12-slim
+# Docker: `docker compose build` (python:3.11-slim: the Python requirements.lock is resolved for; the lock's
+# header names it). Machines with no registry (Podman here): build scripts/base-image.sh first (Debian
+# bookworm's Python 3.11), then --build-arg BASE_IMAGE=localhost/debian-py:bookworm.
+ARG BASE_IMAGE=python:3.11-slim
 
 # --- build: a virtualenv with exactly the lock's versions; uWSGI compiled here (it has no wheels) -------
 FROM ${BASE_IMAGE} AS build

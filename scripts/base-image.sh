@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A local Debian base image for the Dockerfile where no registry can be reached (python:3.12-slim cannot
+# A local Debian base image for the Dockerfile where no registry can be reached (python:3.11-slim cannot
 # be pulled): debootstrap bookworm with Python, imported into Podman as localhost/debian-py:bookworm.
 # Build with: --build-arg BASE_IMAGE=localhost/debian-py:bookworm. Skips if the image exists.
 set -euo pipefail
