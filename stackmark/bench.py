@@ -223,7 +223,8 @@ def _one_cell(plan: BenchPlan, run: RunDir, server: ServerHandle, stack: Stack, 
               repeat: int, result: BenchResult, progress: Progress) -> None:
     cell_dir = run.fresh_cell_dir(stack.id, scenario.name, conc, repeat)
     load = LoadSettings(concurrency=conc, duration_s=plan.duration_s, warmup_s=plan.warmup_s,
-                        primer_s=plan.primer_s, cpus=list(plan.loadgen_cpus), processes=plan.loadgen_processes)
+                        primer_s=plan.primer_s, cpus=list(plan.loadgen_cpus), processes=plan.loadgen_processes,
+                        distributed=plan.distributed)
     cell = f"{scenario.name} c{conc}"
     progress.cell_started(stack.id, cell)
     watch = CellWatch(load.primer_s, load.warmup_s, load.duration_s,

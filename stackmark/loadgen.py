@@ -36,7 +36,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -247,21 +247,6 @@ def group_main() -> None:
     sys.exit(code)
 
 
-def run_distributed(cell_dir: Path) -> Distributed | None:
-    """The distributed mode the cell's run recorded in run.json settings (loadgen_workers > 0), if any:
-    bench passes the Locust process count only, so the run's own settings say the rest (and a resume
-    keeps them)."""
-    try:
-        settings = read_json(Path(cell_dir).parents[2] / paths.RUN_JSON).get("settings") or {}
-    except (RunDirError, AttributeError, IndexError):
-        return None
-    workers = int(settings.get("loadgen_workers") or 0)
-    if workers <= 0:
-        return None
-    return Distributed(workers, str(settings.get("master_bind_host") or LOOPBACK),
-                       bool(settings.get("remote_workers")))
-
-
 TICK_S = 0.5  # how often a waiting harness looks at Locust's files for the progress display
 
 
@@ -286,8 +271,7 @@ def run_cell(server: ServerHandle, scenario: Scenario, load: LoadSettings, cell_
     about every TICK_S while Locust runs (see `live_stats` and `locust_started_at`)."""
     cell_dir.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(8)
-    dist = load.distributed or run_distributed(cell_dir)
-    load = replace(load, distributed=dist)
+    dist = load.distributed
     port = (REMOTE_MASTER_PORT if dist.remote else free_port(dist.bind_host)) if dist else 0
     if dist:
         announce(scenario, dist, port)
