@@ -42,6 +42,8 @@ class Settings(TypedDict):
     locustfiles: NotRequired[dict[str, dict[str, str]]]
     configuration: NotRequired[str]  # "default" (one worker a stack) or "tuned" (each server as its docs say)
     argv: NotRequired[list[str]]  # `stackmark` arguments as given (URLs redacted): the command that reproduces it
+    # --workers 1,2,...: each selected stack ran at each of these worker counts (ids get a "-w<N>" suffix)
+    worker_counts: NotRequired[list[int]]
 
 
 class RunMeta(TypedDict):
@@ -127,11 +129,54 @@ class UsersBlock(TypedDict):
     counts: NotRequired[list[int]]
 
 
+class CorrectedHist(TypedDict):
+    """Open model: each answered request's latency from its *scheduled* start (coordinated omission
+    corrected, as wrk2 does), same 10 us buckets as RequestStats.hist; requests scheduled in the window."""
+
+    count: int
+    hist: dict[str, int]
+
+
 class OpenBlock(TypedDict):
     offered_rate: Number | None
     sent: int
     missed: int
     late: int
+    corrected: NotRequired[CorrectedHist]  # added 2026-11-24
+
+
+class StageStats(TypedDict):
+    """One stage of a shaped measured window (ramp step, spike phase): its users and its own histogram."""
+
+    name: str  # "step-1".., or "before" / "spike" / "after"
+    users: int
+    start: Number  # unix seconds
+    end: Number
+    count: int
+    failures: int
+    hist: dict[str, int]  # 10 us buckets, as RequestStats.hist, over every request name
+
+
+class ShapeBlock(TypedDict):
+    """A measured window whose load changes (ramp, spike) or runs long (soak); added 2026-11-24."""
+
+    kind: str  # "ramp" | "spike" | "soak"
+    slo_p99_ms: NotRequired[Number | None]  # ramp: a step over this p99 ends the ramp (the knee is below)
+    max_error_pct: NotRequired[Number | None]  # ramp: ... or over this share of errors
+    stopped: NotRequired[str | None]  # ramp: why it stopped before its last step, if it did
+    stages: list[StageStats]  # empty for a soak (one steady stage)
+
+
+class Series(TypedDict):
+    """Per slot of the measured window (slot_s >= 1 s, at most about 600 slots): completions, failures and
+    latency percentiles. Percentiles of a multi-process cell are merged approximately (p50: weighted mean,
+    p99: the highest worker's); stages hold exact histograms. Added 2026-11-24."""
+
+    slot_s: Number
+    completed: list[int]
+    failures: list[int]
+    p50_ms: list[Number | None]
+    p99_ms: list[Number | None]
 
 
 class Timeline(TypedDict):
@@ -159,6 +204,8 @@ class LatencyFile(TypedDict):
     processes: NotRequired[int]
     run_token: NotRequired[str]  # the harness's token for this cell: a worker of another run cannot count
     workers: NotRequired[list[WorkerShare]]  # distributed mode: each worker's share of `requests`, as reported
+    shape: NotRequired[ShapeBlock]  # ramp / spike / soak scenarios (2026-11-24)
+    series: NotRequired[Series]  # per-second-or-longer slots of the window (2026-11-24)
 
 
 def _describe(tp: Any) -> str:
