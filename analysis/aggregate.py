@@ -50,6 +50,8 @@ def group_row(key: tuple[Any, ...], g: pd.DataFrame) -> dict[str, Any]:
     for col in SPEC_COLUMNS:
         r[col] = g[col].iloc[0]
     r["n"] = len(g)
+    known = g["workers"].dropna() if "workers" in g.columns else pd.Series(dtype=object)
+    r["workers"] = None if known.empty else int(known.iloc[0])  # a stack's own: the same on every repeat
     for col in MEDIAN_COLUMNS:
         r[col] = float(g[col].median())  # NaN-skipping; NaN if no repeat has it
     r["rps_lo"], r["rps_hi"] = stats.bootstrap_median_interval(g["rps"])
@@ -88,6 +90,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=AGG_COLUMNS)
     out["n"] = out["n"].astype(int)
     out["concurrency"] = out["concurrency"].astype("Int64")
+    out["workers"] = pd.array([None if pd.isna(v) else int(v) for v in out["workers"]], dtype="Int64")
     for col in AGG_FLAG_COLUMNS:
         out[col] = pd.array(list(out[col]), dtype="boolean")
     return out.sort_values(KEYS, kind="stable").reset_index(drop=True)

@@ -2,7 +2,8 @@
 
 Compute, then format (pyperf's _compare.py): `analyze` reads the run folder,
 builds the tidy frame, aggregates it once (the bootstraps), ranks that, finds
-saturation and steadiness, and returns them together. Writers never
+saturation and steadiness, the scenarios' tables (figures, stages,
+endpoints, series) and worker scaling, and returns them together. Writers never
 recompute; they take an Analysis.
 """
 from __future__ import annotations
@@ -17,6 +18,8 @@ from analysis.flags import SATURATION_MAX_ERROR_PCT, SLO_P99_MS
 from analysis.load import Run, load_run
 from analysis.ranking import rank
 from analysis.saturation import saturation
+from analysis.scaling import scaling
+from analysis.scenario_figures import scenario_tables
 from analysis.tidy import tidy_from_run
 from runformat.records import RunMeta
 
@@ -31,6 +34,12 @@ class Analysis:
     ranking: pd.DataFrame  # the aggregate ranked per scenario and concurrency (RANK_COLUMNS)
     saturation: pd.DataFrame  # best level within the SLO per swept stack x scenario (SATURATION_COLUMNS)
     steadiness: Steadiness  # median CV of rps and of CPU per request over groups with repeats
+    # what the scenarios answer (analysis.scenario_figures; each empty, with its columns, when nothing applies):
+    figures: pd.DataFrame  # derived figures per ok cell, long form (FIGURE_COLUMNS)
+    stages: pd.DataFrame  # each stage of a ramp or spike cell (STAGE_COLUMNS)
+    endpoints: pd.DataFrame  # each request name of a cell that sent several (ENDPOINT_COLUMNS)
+    series: pd.DataFrame  # each slot of a shaped cell's window (SERIES_COLUMNS)
+    scaling: pd.DataFrame  # stacks run at several worker counts, against their 1-worker self (SCALING_COLUMNS)
 
     @property
     def path(self) -> Path:
@@ -62,8 +71,17 @@ def compute(run: Run, frame: pd.DataFrame, slo_p99_ms: float = SLO_P99_MS,
     """Everything derived from a loaded run and its tidy frame; the aggregate is computed here, once."""
     agg = aggregate(frame)
     ranked = rank(agg)
+    tables = scenario_tables(run, frame)
     return Analysis(run=run, frame=frame, aggregate=agg, ranking=ranked,
-                    saturation=saturation(agg, ranked, slo_p99_ms, max_error_pct), steadiness=steadiness(agg))
+                    saturation=saturation(agg, ranked, slo_p99_ms, max_error_pct), steadiness=steadiness(agg),
+                    figures=tables.figures, stages=tables.stages, endpoints=tables.endpoints,
+                    series=tables.series, scaling=scaling(agg, run.stacks, server_cpu_count(run)))
+
+
+def server_cpu_count(run: Run) -> int:
+    """The CPUs the servers got: settings.server_cpus, or every CPU of the machine when they were not pinned."""
+    pinned = run.meta["settings"]["server_cpus"]
+    return len(pinned) if pinned else int(run.meta["host"].get("cpu_count") or 0)
 
 
 def analyze(run_dir: Path, slo_p99_ms: float = SLO_P99_MS,

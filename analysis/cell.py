@@ -15,7 +15,15 @@ import pandas as pd
 
 from analysis import flags
 from analysis.columns import FLAG_COLUMNS, INT_COLUMNS, METRICS, Row
-from analysis.hist import longest_gap_s, mean_from_hist, open_model, percentile_from_hist, user_accounting
+from analysis.hist import (
+    corrected_percentiles,
+    longest_gap_s,
+    mean_from_hist,
+    open_model,
+    percentile_from_hist,
+    user_accounting,
+)
+from analysis.ideal import ideal_rps
 from analysis.load import Cell
 from analysis.samples import delta, window_max
 from runformat.latency import merge_hists
@@ -45,11 +53,25 @@ def window(cell: Cell) -> tuple[float, float] | None:
     return None
 
 
-def littles_ratio(concurrency: Any, rps: float, mean_ms: float) -> float:
-    """Closed-model Little's law check: concurrency / (rps x mean latency in s); about 1 when consistent."""
+VARYING_USERS = ("ramp", "spike")  # latency.json shape kinds whose users change within the window
+
+
+def littles_ratio(concurrency: Any, rps: float, mean_ms: float, think_ms: float = 0.0) -> float:
+    """Closed-model Little's law check: concurrency / (rps x (mean latency + think time) in s); about 1
+    when consistent."""
     if flags.missing(concurrency):
         return NAN
-    return ratio(float(concurrency), rps * mean_ms / 1000.0)
+    return ratio(float(concurrency), rps * (mean_ms + think_ms) / 1000.0)
+
+
+def cell_littles_ratio(latency: LatencyFile | None, concurrency: Any, rps: float, mean_ms: float) -> float:
+    """Little's law for this cell: with its think time; NaN when its users change within the window (a ramp
+    or a spike: no one concurrency to check against)."""
+    shape = latency.get("shape") if latency is not None else None
+    if shape is not None and shape.get("kind") in VARYING_USERS:
+        return NAN
+    think = latency.get("think_ms") if latency is not None else None
+    return littles_ratio(concurrency, rps, mean_ms, float(think) if isinstance(think, (int, float)) else 0.0)
 
 
 def latency_numbers(latency: LatencyFile, duration: float) -> Row:
@@ -133,10 +155,21 @@ def cell_metrics(cell: Cell, cpu_count: int | None, default_loadgen_cpus: Sequen
     out["max_gap_s"] = longest_gap_s(cell.latency.get("timeline") if cell.latency is not None else None)
     numbers = open_model(cell.latency)
     if numbers is None:
-        out["littles_ratio"] = littles_ratio(cell.meta["concurrency"], out["rps"], out["mean_ms"])
+        out["littles_ratio"] = cell_littles_ratio(cell.latency, cell.meta["concurrency"], out["rps"], out["mean_ms"])
     else:
         # open model: concurrency is the cap on requests in flight, not the number in flight, so
         # Little's law has nothing to be checked against
         out["offered_rps"], out["missed"], out["late"] = numbers
     out.update(cell_flags(out, open_model=numbers is not None))
+    out.update(scenario_numbers(cell, out, open_model=numbers is not None))
     return out
+
+
+def scenario_numbers(cell: Cell, out: Row, open_model: bool) -> Row:
+    """The issue-13 columns a cell's own files decide: MB/s, the /io ideal, the corrected percentiles."""
+    co = corrected_percentiles(cell.latency)
+    return {
+        "mb_per_s": out["rps"] * out["bytes_per_req"] / 1e6,
+        "ideal_rps": ideal_rps(cell.meta["endpoint"], cell.meta["concurrency"], open_model),
+        "co_p50_ms": co.p50_ms, "co_p90_ms": co.p90_ms, "co_p99_ms": co.p99_ms,
+    }

@@ -97,3 +97,20 @@ def longest_gap_s(timeline: Timeline | None) -> float:
         run = run + 1 if completed == 0 else 0
         longest = max(longest, run)
     return round(longest * float(timeline["slot_s"]), 6)  # 17 x 0.1 is 1.7, not 1.7000000000000002
+
+
+class Corrected(NamedTuple):
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+
+
+def corrected_percentiles(latency: LatencyFile | None) -> Corrected:
+    """p50/p90/p99 of the open model's corrected histogram (latency from each request's *scheduled* start,
+    so a server that makes the sender wait is charged for it); NaN when the cell has none."""
+    block = latency.get("open") if latency is not None else None
+    corrected = block.get("corrected") if block is not None else None
+    if corrected is None:
+        return Corrected(NAN, NAN, NAN)
+    hist = corrected["hist"]
+    return Corrected(*(percentile_from_hist(hist, q) for q in (0.50, 0.90, 0.99)))

@@ -27,6 +27,42 @@ LABELS: dict[str, str] = {
     "mb_per_s": "MB/s",
     "flags": "flags",
     "concurrency_open": "in flight at most",  # an open-model scenario's concurrency: a cap, not users
+    # the scenarios' columns (issue 13)
+    "workers": "workers",
+    "ideal_rps": "ideal req/s",  # an /io?ms=N cell: users x 1000 / N
+    "ideal_pct": "of the ideal",
+    "co_p50_ms": "corrected p50 ms",  # open model, timed from each request's scheduled start
+    "co_p90_ms": "corrected p90 ms",
+    "co_p99_ms": "corrected p99 ms",
+    "share_pct": "share %",  # a request name's share of the cell's requests
+    "efficiency": "efficiency",  # req/s at N workers / (N x req/s at one)
+}
+
+# figures.csv's figure names -> their heading in the report's scenario tables (a name not here shows as itself)
+FIGURE_LABELS: dict[str, str] = {
+    "ideal_rps": "ideal req/s",
+    "ideal_pct": "% of the ideal",
+    "capacity_rps": "capacity req/s",
+    "knee_users": "knee users",
+    "knee_rps": "knee req/s",
+    "knee_p99_ms": "knee p99 ms",
+    "p99_at_50pct_ms": "p99 ms at 50% of capacity",
+    "p99_at_80pct_ms": "p99 ms at 80%",
+    "p99_at_95pct_ms": "p99 ms at 95%",
+    "slo_p99_ms": "SLO p99 ms",
+    "steps_run": "steps run",
+    "before_p99_ms": "p99 ms before",
+    "spike_p99_ms": "p99 ms in the spike",
+    "after_p99_ms": "p99 ms after",
+    "spike_errors": "errors in the spike",
+    "spike_error_pct": "errors % in the spike",
+    "recovery_s": "back after s",
+    "rss_mb_per_h": "RSS MB/h",
+    "rss_mb_per_h_per_worker": "RSS MB/h per worker",
+    "rps_drift_pct_per_h": "req/s drift %/h",
+    "error_drift_pts_per_h": "errors drift points/h",
+    "rss_start_mb": "RSS MB at start",
+    "rss_end_mb": "RSS MB at end",
 }
 
 TIE_MARK = "≈ next"  # this row and the next one down cannot be told apart
@@ -50,4 +86,4 @@ def relative_text(rel_rps: float) -> str:
     return f"{rel_rps * 100:.0f}%"
 
 
-__all__ = ["FLAG_SHORT", "LABELS", "TIE_LEGEND", "TIE_MARK", "relative_text"]
+__all__ = ["FIGURE_LABELS", "FLAG_SHORT", "LABELS", "TIE_LEGEND", "TIE_MARK", "relative_text"]

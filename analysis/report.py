@@ -1,8 +1,9 @@
 """The run's self-contained HTML report (report/index.html + PNGs), formatted from one Analysis.
 
 A team lead reads the first screen and stops: so what is missing comes first, then the answers (each
-claim with its caveat), the framework x server grid and the charts; the evidence follows (the full data
-table, each stack's verification and command line, how to reproduce the run, the method and the flag
+claim with its caveat), the framework x server grid, what the scenarios answer (analysis.scenario_section:
+one sentence, a chart and the figures per kind of scenario in the run) and the charts; the evidence follows
+(the full data table, each stack's verification and command line, how to reproduce the run, the method and the flag
 rules). The HTML embeds its charts as data URIs, inline CSS and a small inline script (sorting and
 filtering), so the one file can be mailed or archived and still opens offline, years later. Nothing is
 computed here that the Analysis already holds; analysis.answers, analysis.grid, analysis.datatable and
@@ -33,8 +34,10 @@ from analysis.grid import Grid, flag_marks, grids
 from analysis.labels import FLAG_SHORT, LABELS, TIE_LEGEND, TIE_MARK
 from analysis.problems import failed_cells, stack_problems, stalled_cells
 from analysis.reproduce import reproduce
+from analysis.scenario_section import SECTION as SCENARIO_SECTION
+from analysis.scenario_section import scenario_charts, scenario_views
 from analysis.stats import BOOTSTRAP_RESAMPLES, INTERVAL
-from analysis.tables import write_tables
+from analysis.tables import SCENARIO_CSVS, write_tables
 from runformat import atomic, paths
 from runformat.latency import TIMELINE_SLOT_S
 from runformat.records import RunMeta
@@ -58,6 +61,8 @@ CHART_SECTIONS = {
     "resources": "CPU time and memory",
 }
 CSV_FILES = (paths.SUMMARY_CSV, paths.AGGREGATE_CSV, paths.SATURATION_CSV)
+# the scenarios' companion tables (analysis.tables writes each only when it has rows): linked when present
+COMPANION_CSV_FILES = tuple(SCENARIO_CSVS)
 
 
 @dataclass(frozen=True)
@@ -222,13 +227,27 @@ def _run_context(analysis: Analysis) -> dict[str, Any]:
     }
 
 
+def _section(section: str) -> str:
+    """A chart's section on the page: its own, the scenarios', or the overview for an unknown one."""
+    return section if section in CHART_SECTIONS or section == SCENARIO_SECTION else "overview"
+
+
 def report_charts(analysis: Analysis, out_dir: Path) -> list[ChartView]:
-    """Write the PNGs into out_dir (analysis.charts.write_report_charts) and describe each for the page: its
-    inline SVG when the chart has one, else its PNG as a data URI; an unknown section goes under the overview."""
-    return [ChartView(c.file, c.title, c.section if c.section in CHART_SECTIONS else "overview", c.caption,
+    """Write the PNGs into out_dir (analysis.charts.write_report_charts, then the scenario section's charts) and
+    describe each for the page: its inline SVG when the chart has one, else its PNG as a data URI; an unknown
+    section goes under the overview."""
+    written = chart_module.write_report_charts(analysis, out_dir) + scenario_charts(analysis, out_dir)
+    return [ChartView(c.file, c.title, _section(c.section), c.caption,
                       "" if c.svg is not None else _data_uri(out_dir / c.file),
                       Markup(c.svg) if c.svg is not None else None)
-            for c in chart_module.write_report_charts(analysis, out_dir)]
+            for c in written]
+
+
+def csv_links(analysis: Analysis) -> list[str]:
+    """The CSV files the data section links: summary and aggregate always, saturation after a sweep, and each
+    scenario companion table present in the run folder."""
+    return ([name for name in CSV_FILES if name != paths.SATURATION_CSV or not analysis.saturation.empty]
+            + [name for name in COMPANION_CSV_FILES if (analysis.path / name).is_file()])
 
 
 def _chart_sections(charts: list[ChartView]) -> list[tuple[str, str, list[ChartView]]]:
@@ -246,8 +265,8 @@ def grid_groups(analysis: Analysis) -> list[tuple[str, list[Grid]]]:
 
 
 def render_report(analysis: Analysis, charts: list[ChartView]) -> str:
-    """The report's HTML text (no file writes): what is missing, the answers, the grid, the charts, then the
-    evidence (data, stacks, reproduce, method)."""
+    """The report's HTML text (no file writes): what is missing, the answers, the grid, what the scenarios answer
+    (when the run has any), the charts, then the evidence (data, stacks, reproduce, method)."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     rows = data_rows(analysis)
@@ -269,13 +288,14 @@ def render_report(analysis: Analysis, charts: list[ChartView]) -> str:
         "rows": rows,
         "filters": filter_options(rows),
         "anchor": anchor,
-        "csv_files": [name for name in CSV_FILES if name != paths.SATURATION_CSV or not analysis.saturation.empty],
+        "csv_files": csv_links(analysis),
         "stacks": stack_views(analysis),
         "reproduce": reproduce(analysis.meta),
         "flag_rules": list(flags.FLAG_RULES.items()),
         "tie_rule": TIE_RULE,
         "steadiness": steadiness_text(analysis.steadiness),
         "chart_sections": _chart_sections(charts),
+        "scenarios": scenario_views(analysis, charts),
         "caveat": CAVEAT,
         "saturation": _saturation_rows(analysis.saturation),
         "slo": _slo(analysis.saturation),

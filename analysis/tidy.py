@@ -6,8 +6,9 @@ nullable booleans for flags (<NA> = could not be decided), floats for numbers.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -15,12 +16,19 @@ from analysis.cell import cell_metrics, empty_metrics
 from analysis.columns import COLUMNS, FLAG_COLUMNS, INT_COLUMNS, NUMBER_METRICS, SPEC_COLUMNS, TEXT_COLUMNS
 from analysis.load import Cell, Run, load_run
 from runformat.errors import RunDirError
+from runformat.records import StackRecord
 
 # aggregate, cell_metrics and ranking are here only for callers of the old analysis.tidy
 # (stackmark/calibrate.py, benchmarks/harness.py, stackmark/cli.py, tests/test_flags_e2e.py) until they
 # import them from analysis.aggregate, analysis.cell and analysis.ranking, or use analysis.analyze.
 
-__all__ = ["cell_row", "tidy_frame", "tidy_from_run"]
+__all__ = ["cell_row", "stack_workers", "tidy_frame", "tidy_from_run"]
+
+
+def stack_workers(spec: StackRecord | None) -> int | None:
+    """The stack's worker count from its stack.json (Stack.to_dict writes `workers`); None if not recorded."""
+    value = cast(Mapping[str, Any], spec).get("workers") if spec is not None else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def cell_row(cell: Cell, run: Run) -> dict[str, Any]:
@@ -40,6 +48,7 @@ def cell_row(cell: Cell, run: Run) -> dict[str, Any]:
                                 settings["server_cpus"]))
     else:
         row.update(empty_metrics())  # a failed cell's partial numbers would be read as results
+    row["workers"] = stack_workers(spec)  # what ran, failed or not
     return row
 
 

@@ -13,7 +13,18 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from runformat.records import LatencyFile, OpenBlock, RequestStats, Timeline, UsersBlock, WorkerShare
+from runformat.records import (
+    CorrectedHist,
+    LatencyFile,
+    OpenBlock,
+    RequestStats,
+    Series,
+    ShapeBlock,
+    StageStats,
+    Timeline,
+    UsersBlock,
+    WorkerShare,
+)
 
 BUCKETS_PER_MS = 100  # 10 microsecond buckets: key = int(response_time_ms * 100)
 BUCKET_MS = 1 / BUCKETS_PER_MS
@@ -80,21 +91,84 @@ def _merge_timelines(blocks: Sequence[Timeline]) -> Timeline:
                                           for i in range(length)]}
 
 
+def _hist_out(hists: Iterable[Mapping[Any, Any]]) -> dict[str, int]:
+    return {str(k): v for k, v in sorted(merge_hists(hists).items())}
+
+
+def merge_open(opens: Sequence[OpenBlock]) -> OpenBlock:
+    """Open-model blocks of one cell: counts and the corrected histograms add; the offered rate is the total
+    every process carries."""
+    block: OpenBlock = {
+        "offered_rate": max((r for o in opens if (r := o.get("offered_rate")) is not None), default=None),
+        "sent": sum(int(o.get("sent") or 0) for o in opens),
+        "missed": sum(int(o.get("missed") or 0) for o in opens),
+        "late": sum(int(o.get("late") or 0) for o in opens),
+    }
+    corrected = [c for o in opens if (c := o.get("corrected")) is not None]
+    if corrected:
+        merged: CorrectedHist = {"count": sum(int(c.get("count") or 0) for c in corrected),
+                                 "hist": _hist_out(c.get("hist") or {} for c in corrected)}
+        block["corrected"] = merged
+    return block
+
+
+def merge_shapes(shapes: Sequence[ShapeBlock]) -> ShapeBlock:
+    """Shape blocks of one cell: each stage (by index) adds its counts, failures and histogram; its name,
+    users and times come from the first block that has it; `stopped` is the first one given."""
+    merged: ShapeBlock = cast(ShapeBlock, {k: v for k, v in shapes[0].items() if k != "stages"})
+    stopped = next((s for b in shapes if (s := b.get("stopped")) is not None), None)
+    if "stopped" in merged or stopped is not None:
+        merged["stopped"] = stopped
+    length = max(len(b["stages"]) for b in shapes)
+    stages: list[StageStats] = []
+    for i in range(length):
+        parts = [b["stages"][i] for b in shapes if i < len(b["stages"])]
+        first = parts[0]
+        stages.append({"name": first["name"], "users": first["users"], "start": first["start"],
+                       "end": first["end"], "count": sum(int(p["count"]) for p in parts),
+                       "failures": sum(int(p["failures"]) for p in parts),
+                       "hist": _hist_out(p["hist"] for p in parts)})
+    merged["stages"] = stages
+    return merged
+
+
+def merge_series(blocks: Sequence[Series]) -> Series:
+    """Series of one cell's processes, slot by slot: completions and failures add exactly; percentiles are
+    approximate (p50: the mean of the processes' p50 weighted by their completions; p99: the highest)."""
+    length = max(len(b["completed"]) for b in blocks)
+
+    def at(values: Sequence[Any], i: int) -> Any:
+        return values[i] if i < len(values) else None
+
+    completed, failures, p50, p99 = [], [], [], []
+    for i in range(length):
+        counts = [int(at(b["completed"], i) or 0) for b in blocks]
+        completed.append(sum(counts))
+        failures.append(sum(int(at(b["failures"], i) or 0) for b in blocks))
+        weighted = [(c, v) for c, b in zip(counts, blocks, strict=True) if c and (v := at(b["p50_ms"], i)) is not None]
+        total = sum(c for c, _ in weighted)
+        p50.append(round(sum(c * v for c, v in weighted) / total, 2) if total else None)
+        p99.append(max((v for b in blocks if (v := at(b["p99_ms"], i)) is not None), default=None))
+    return {"slot_s": blocks[0]["slot_s"], "completed": completed, "failures": failures, "p50_ms": p50,
+            "p99_ms": p99}
+
+
 def merge_latency(parts: Sequence[LatencyFile]) -> LatencyFile | None:
     """One latency record from the latency files of one cell (latency.json first, if present).
 
     A single file comes back as it is. Several (a multi-process cell): histograms, counts, failures,
     bytes and timelines add; `users` merge from the per-user `counts` (expected = the configured total
-    every file carries); `open` blocks add sent/missed/late and keep offered_rate (the total rate,
-    the same in every file); bucket_ms, window, processes and run_token come from the first file
-    that has them (all processes share the master's window).
+    every file carries); `open` blocks add sent/missed/late and the corrected histograms and keep
+    offered_rate (the total rate, the same in every file); `shape` stages add per index and `series`
+    slots add (their percentiles approximately: merge_series); bucket_ms, window, processes,
+    run_token and think_ms come from the first file that has them (all processes share the master's window).
     """
     if not parts:
         return None
     if len(parts) == 1:
         return parts[0]
     merged: dict[str, Any] = {}
-    for key in ("bucket_ms", "window", "processes", "run_token"):
+    for key in ("bucket_ms", "window", "processes", "run_token", "think_ms"):
         value = next((p.get(key) for p in parts if p.get(key) is not None), None)
         if value is not None:
             merged[key] = value
@@ -104,16 +178,16 @@ def merge_latency(parts: Sequence[LatencyFile]) -> LatencyFile | None:
         merged["users"] = merge_users(users)
     opens = [p["open"] for p in parts if "open" in p]
     if opens:
-        block: OpenBlock = {
-            "offered_rate": max((r for o in opens if (r := o.get("offered_rate")) is not None), default=None),
-            "sent": sum(int(o.get("sent") or 0) for o in opens),
-            "missed": sum(int(o.get("missed") or 0) for o in opens),
-            "late": sum(int(o.get("late") or 0) for o in opens),
-        }
-        merged["open"] = block
+        merged["open"] = merge_open(opens)
     timelines = [p["timeline"] for p in parts if "timeline" in p]
     if timelines:
         merged["timeline"] = _merge_timelines(timelines)
+    shapes = [p["shape"] for p in parts if "shape" in p]
+    if shapes:
+        merged["shape"] = merge_shapes(shapes)
+    series = [p["series"] for p in parts if "series" in p]
+    if series:
+        merged["series"] = merge_series(series)
     return cast(LatencyFile, merged)
 
 

@@ -206,6 +206,9 @@ class LatencyFile(TypedDict):
     workers: NotRequired[list[WorkerShare]]  # distributed mode: each worker's share of `requests`, as reported
     shape: NotRequired[ShapeBlock]  # ramp / spike / soak scenarios (2026-11-24)
     series: NotRequired[Series]  # per-second-or-longer slots of the window (2026-11-24)
+    # mean think time between a user's requests (a locustfile with think time, e.g. mix.py): Little's law
+    # then reads users = throughput x (latency + think time) (2026-11-24)
+    think_ms: NotRequired[Number]
 
 
 def _describe(tp: Any) -> str:

@@ -19,7 +19,13 @@ previous version would misread the new files):
    (the command's arguments as given, URLs redacted: what reproduces the run),
    settings `loadgen_workers`, `master_bind_host`, `remote_workers` and
    latency.json `workers` (2026-11-23: Locust's distributed mode; the master
-   writes the merged histograms and each worker's share).
+   writes the merged histograms and each worker's share); 2026-11-24 (issue
+   13's scenarios): settings `worker_counts` (--workers 1,2,...), latency.json
+   `series` (every cell: completions, failures, p50 and p99 per slot of at
+   least 1 s), `shape` (ramp, spike, soak: each stage's users, times and
+   histogram; a ramp's SLO and why it stopped) and `open.corrected` (the
+   open model's latency from each request's scheduled start: coordinated
+   omission corrected).
 """
 from __future__ import annotations
 

@@ -14,6 +14,13 @@ large. A request that cannot go out on time is counted:
 The schedule never shifts, so missed and late requests do not lower the rate
 of the ones after them.
 
+Coordinated omission: Locust times a request from when it went out, so a
+server that stalls the sender hides its own delay. Each request scheduled in
+the measured window is also timed from its *scheduled* start to its answer
+(wrk2's correction), into a histogram of the same 10 us buckets:
+latency.json open.corrected {count, hist}. A missed request was never sent, so
+it has no latency: it stays counted in `missed` only.
+
 A plain locustfile; by hand, against a stack started with `stackmark serve`:
 
     locust -f scenarios/open.py --host http://127.0.0.1:8000 --endpoint /json --rate 500 \\
@@ -23,7 +30,8 @@ With stackmark's phases (`-f scenarios/open.py,scenarios/phases.py`), the shape
 runs --phase-users users (1, or one per Locust process) and the total --rate and
 --max-inflight are split evenly between them; sent/missed/late are counted only
 for requests scheduled inside the measured window, and written to latency.json
-as {"open": {"offered_rate": R, "sent": n, "missed": m, "late": l}}. Without
+as {"open": {"offered_rate": R, "sent": n, "missed": m, "late": l,
+"corrected": {"count": c, "hist": {...}}}}. Without
 phases.py they cover the whole run and are logged at the end.
 """
 from __future__ import annotations
@@ -39,8 +47,10 @@ from locust import FastHttpUser, constant, events, task
 from locust.exception import StopUser
 
 MAX_BEHIND_S = 1.0  # further behind than this, a slot is dropped (missed) instead of sent in a burst
+BUCKETS_PER_S = 100_000  # 10 us buckets, as runformat.latency's (this file stays a plain locustfile)
 
 _counts = {"sent": 0, "missed": 0, "late": 0}
+_corrected: dict[int, int] = {}  # 10 us bucket -> answered requests, timed from their scheduled start
 _offered = {"rate": 0.0}
 
 
@@ -60,7 +70,8 @@ def _add_arguments(parser) -> None:  # type: ignore[no-untyped-def]
 
 def open_summary() -> dict[str, Any]:
     """The latency.json "open" block: counted over requests scheduled inside the measured window."""
-    return {"offered_rate": _offered["rate"], **_counts}
+    hist = {str(k): v for k, v in sorted(_corrected.items())}
+    return {"offered_rate": _offered["rate"], **_counts, "corrected": {"count": sum(hist.values()), "hist": hist}}
 
 
 @events.test_stop.add_listener
@@ -102,8 +113,12 @@ class OpenRateUser(FastHttpUser):
     def context(self) -> dict[str, Any]:
         return self._ctx
 
-    def _send(self) -> None:
+    def _send(self, due: float | None) -> None:
+        """One request; `due` (perf_counter) is its scheduled time if it counts, for the corrected latency."""
         self.client.request(self.method, self.path, data=self.body, headers=self.headers, name=self.path)
+        if due is not None:
+            bucket = int((time.perf_counter() - due) * BUCKETS_PER_S)
+            _corrected[bucket] = _corrected.get(bucket, 0) + 1
 
     @task
     def send_at_rate(self) -> None:
@@ -132,7 +147,7 @@ class OpenRateUser(FastHttpUser):
                     if counted:
                         counts["missed"] += 1
                     continue
-                pool.spawn(self._send)
+                pool.spawn(self._send, due if counted else None)
                 if counted:
                     counts["sent"] += 1
                     if behind > late_s:

@@ -46,6 +46,17 @@ Other locustfiles reach the window through `environment.stackmark_window`
 callable whose result is written into latency.json under that name), so they
 need not import this file (Locust loads every -f file as its own module).
 
+Shapes (--shape, scenarios/shapes.py): inside the measured window the users
+follow a stage plan: a ramp of doubling steps up to --phase-users (stopping
+after a step whose p99 or error share is over --slo-p99-ms / --max-error-pct),
+a spike (--spike-factor x the users for 20% of the window), or a steady soak;
+the primer and warm-up run at the first stage's users. Every cell writes
+latency.json `series` (per slot of at least 1 s: completions, failures, p50,
+p99) and a shaped one `shape` (each stage's users, times and histogram); the
+accounting lives in scenarios/series.py. With several processes the master
+drives the users along the same plan and each worker follows it by the clock
+(no early stop: no worker sees the others' latencies).
+
 Usable by hand:  locust -f scenarios/closed.py,scenarios/phases.py --headless \
     --host http://127.0.0.1:8000 --phase-users 32 --phase-measure 10
 """
@@ -68,6 +79,8 @@ from runformat.atomic import write_json
 from runformat.latency import BUCKET_MS, BUCKETS_PER_MS, TIMELINE_SLOT_S, merge_reports, user_summary
 from runformat.paths import worker_latency_name
 from runformat.records import LatencyFile
+from scenarios.series import WindowAccounting
+from scenarios.shapes import SHAPES
 
 WINDOW_MESSAGE = "stackmark_window"  # master -> workers: {"measure": t, "end": t}
 REPORT_MESSAGE = "stackmark_latency"  # worker -> master (--phase-report): the worker's latency record
@@ -99,6 +112,7 @@ _per_user: Counter[Any] = Counter()  # user greenlet -> requests it completed in
 _timeline: Counter[int] = Counter()  # slot of the window -> requests completed in it (stalls show as gaps)
 _reports: dict[str, LatencyFile] = {}  # master, --phase-report: worker client id -> its latency record
 _reported: list[bool] = []  # worker, --phase-report: [True] once its record is sent (it reports once)
+_acc = WindowAccounting()  # per series slot and per stage of the window (scenarios/series.py)
 
 
 @events.init_command_line_parser.add_listener
@@ -115,6 +129,14 @@ def _add_arguments(parser) -> None:  # type: ignore[no-untyped-def]
     group.add_argument("--phase-report", action="store_true",
                        help="distributed mode: workers send their latency record to the master, which writes "
                             "one merged --latency-file (no shared folder needed)")
+    group.add_argument("--shape", choices=SHAPES, default="steady",
+                       help="the users inside the measured window: steady (default), ramp (doubling steps up to "
+                            "--phase-users), spike (a jump of --spike-factor x users), soak (steady, long)")
+    group.add_argument("--ramp-steps", type=int, default=6, help="ramp: number of steps (default 6)")
+    group.add_argument("--slo-p99-ms", type=float, default=None, help="ramp: stop after a step whose p99 is over this")
+    group.add_argument("--max-error-pct", type=float, default=None,
+                       help="ramp: stop after a step whose errors are over this percentage")
+    group.add_argument("--spike-factor", type=float, default=10.0, help="spike: users multiplied by this (default 10)")
 
 
 @events.init.add_listener
@@ -163,7 +185,19 @@ def _on_window_message(environment, msg, **_: Any) -> None:  # type: ignore[no-u
     start, end = float(msg.data["measure"]), float(msg.data["end"])
     _window.start, _window.end = start, end
     _marks["measure"], _marks["end"] = start, end
+    _acc.configure(environment.parsed_options)
+    _acc.open(start)
     gevent.spawn(_note_users_during, environment.runner, start, end)
+    gevent.spawn(_follow_stages, start)
+
+
+def _follow_stages(start: float) -> None:
+    """Worker side of a shape: the stage in effect switches at the master's planned times."""
+    for at, index in _acc.follow_at(start):
+        gevent.sleep(max(0.0, at - time.time()))
+        if at >= _window.end:
+            return
+        _acc.switch(index, at)
 
 
 def _note_users_during(runner: Any, start: float, end: float) -> None:
@@ -181,8 +215,10 @@ def _on_request(name: str, response_time: float, response_length: int, exception
     now = time.time()
     if not _window.start <= now < _window.end:
         return  # outside the measured window: primer, warm-up, or ramp-down
-    _hist[name][int(response_time * BUCKETS_PER_MS)] += 1
+    bucket = int(response_time * BUCKETS_PER_MS)
+    _hist[name][bucket] += 1
     _timeline[int((now - _window.start) / TIMELINE_SLOT_S)] += 1
+    _acc.add(now - _window.start, bucket, exception is not None)
     _bytes[name] += response_length or 0
     # the user's own greenlet (one per user), or the one a locustfile sending from a pool names
     _per_user[(context and context.get("stackmark_user")) or getcurrent()] += 1
@@ -214,6 +250,11 @@ def _latency_record(opts: Any) -> LatencyFile:
     if _window.start < INF and _window.end < INF:
         slots = max(1, math.ceil(round((_window.end - _window.start) / TIMELINE_SLOT_S, 6)))
         record["timeline"] = {"slot_s": TIMELINE_SLOT_S, "completed": [_timeline[i] for i in range(slots)]}
+        _acc.close(_window.end)
+        record["series"] = _acc.series(_window.start, _window.end)
+        shape = _acc.shape()
+        if shape is not None:
+            record["shape"] = shape
     for name, block in _window.extras.items():
         record[name] = block()
     return record  # type: ignore[return-value]
@@ -256,19 +297,35 @@ def _on_test_stop(environment, **_: Any) -> None:  # type: ignore[no-untyped-def
 
 
 class PhasedShape(LoadTestShape):
-    """primer -> warm-up -> measure -> stop; Locust calls tick() about once a second."""
+    """primer -> warm-up -> measure (steady, or along the --shape's stages) -> stop; Locust calls tick()
+    about once a second."""
 
     _stats_reset = False
+    _configured = False
+    _level: tuple[int, float] | None = None
 
     def _run_time(self) -> float:
         shape: Any = self  # LoadTestShape.get_run_time is untyped in Locust
         return float(shape.get_run_time())
+
+    def _configure(self, opts: Any) -> None:
+        if not self._configured:
+            _acc.configure(opts)
+            self._configured = True
+
+    def _users(self, users: int) -> tuple[int, float]:
+        """(users, spawn rate): a new level is reached at once (spawn rate = the jump)."""
+        if self._level is None or self._level[0] != users:
+            jump = users - self._level[0] if self._level is not None else users
+            self._level = (users, float(max(1, abs(jump))))
+        return self._level
 
     def tick(self) -> tuple[int, float] | None:
         if isinstance(self.runner, MasterRunner):
             return self._tick_master()
         runner: Any = self.runner  # Locust sets it before the first tick
         opts: Any = runner.environment.parsed_options
+        self._configure(opts)
         users = max(1, int(opts.phase_users))
         t = self._run_time()
         if t < opts.phase_primer:
@@ -276,13 +333,16 @@ class PhasedShape(LoadTestShape):
             return 1, 1
         if t < opts.phase_primer + opts.phase_warmup:
             _marks.setdefault("warmup", time.time())
-            return users, users
+            return self._users(_acc.first_users(users))
         if t < opts.phase_primer + opts.phase_warmup + opts.phase_measure:
+            now = time.time()
             if "measure" not in _marks:
                 runner.stats.reset_all()  # Locust's own CSV then covers the window too
-                _marks["measure"] = _window.start = time.time()
+                _marks["measure"] = _window.start = now
+                _acc.open(now)
             _note_users(runner)
-            return users, users
+            if _acc.advance(now - _window.start, now):  # False: a ramp step crossed its limit, stop here
+                return self._users(_acc.users_now(users))
         if "end" not in _marks:
             _note_users(runner)  # before the end mark: users spawned late in the window count too
             _marks["end"] = _window.end = time.time()
@@ -292,6 +352,7 @@ class PhasedShape(LoadTestShape):
         """Multi-process: the window is fixed when the warm-up starts and sent to every worker in advance."""
         runner: Any = self.runner
         opts: Any = runner.environment.parsed_options
+        self._configure(opts)
         users = max(1, int(opts.phase_users))
         now = time.time()
         if "warmup" not in _marks:
@@ -305,12 +366,12 @@ class PhasedShape(LoadTestShape):
             _marks["measure"], _marks["end"] = start, end
             _window.start, _window.end = start, end
             runner.send_message(WINDOW_MESSAGE, {"measure": start, "end": end})
-            return users, users
+            return self._users(_acc.first_users(users))
         if now < _window.start:
-            return users, users
+            return self._users(_acc.first_users(users))
         if now < _window.end:
             if not self._stats_reset:
                 runner.stats.reset_all()  # Locust's own CSV then covers (about) the window too
                 self._stats_reset = True
-            return users, users
+            return self._users(_acc.planned_users(now - _window.start, users))
         return None

@@ -52,7 +52,7 @@ class ServerCrashed(Exception):
 def contract_endpoints(plan: BenchPlan) -> list[Endpoint]:
     """What to verify before load: the whole contract for stacks we launch (stored with the run),
     only the scenarios' endpoints for an external --target (it may implement nothing else)."""
-    names = {s.endpoint for s in plan.scenarios if s.endpoint is not None}
+    names = {e for s in plan.scenarios for e in s.endpoints}
     return [e for e in ENDPOINTS.values() if plan.target is None or e.name in names]
 
 
@@ -95,7 +95,7 @@ def plan_cell_s(plan: BenchPlan) -> float:
 
 def _todo(plan: BenchPlan, run: RunDir, stack: Stack, repeat: int) -> tuple[list[tuple[Scenario, int]], int]:
     """The cells of `stack` still to run in `repeat`, and how many of its cells are already finished."""
-    served = [sc for sc in plan.scenarios if stack.serves(sc.endpoint)]  # bare apps serve a few
+    served = [sc for sc in plan.scenarios if sc.served_by(stack)]  # bare apps serve a few
     todo = [(sc, c) for sc in served for c in plan.concurrency if not run.cell_done(stack.id, sc.name, c, repeat)]
     return todo, len(served) * len(plan.concurrency) - len(todo)
 

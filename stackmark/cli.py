@@ -32,7 +32,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "verify": ("stackmark verify", "stackmark verify flask fastapi-uvicorn",
                "stackmark verify --matrix team_matrix.toml --locustfile team_locustfile.py"),
     "bench": ("stackmark bench", "stackmark bench --stacks fastapi --scenario json db fortunes --repeat 3",
-              "stackmark bench --profile sweep --stacks fastapi-uvicorn flask-granian"),
+              "stackmark bench --profile sweep --stacks fastapi-uvicorn flask-granian",
+              "stackmark bench --stacks flask-granian fastapi-uvicorn --scenario json --workers 1,2"),
     "compare": ("stackmark compare main results/RUN_ID",
                 "stackmark compare results/BASE_RUN results/RUN_ID --markdown verdict.md"),
     "baseline": ("stackmark baseline save results/RUN_ID main",),
@@ -127,6 +128,9 @@ def _add_bench(sub: Any) -> None:
     s.add_argument("--allow-remote", action="store_true", help="allow a --target outside loopback")
     s.add_argument("--seed-db", action="store_true",
                    help="with DATABASE_URL set: drop, create and fill its world and fortune tables first")
+    s.add_argument("--workers", nargs="+", metavar="N",
+                   help="worker scaling: run each stack at each of these server worker counts, e.g. 1,2,4 (ids "
+                        "get -w<N>; the report shows req/s at N workers over N x one worker's)")
     s.set_defaults(func=commands.cmd_bench)
 
 

@@ -91,7 +91,7 @@ def locust_executable() -> list[str]:
 def locust_ui_command(scenario: Scenario, url: str) -> str:
     """The shell line that opens Locust's web UI (on loopback) on `scenario` against `url`, quoted to paste."""
     return shlex.join([*locust_executable(), "-f", str(scenario.locustfile), "--host", url,
-                       *scenario.locust_args(), "--web-host", "127.0.0.1"])
+                       *scenario.locust_args(phases=False), "--web-host", "127.0.0.1"])
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -99,7 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     stack = one_stack(load_matrix(), args.stack, "serve")
     scenario = select_scenarios([args.scenario], [])[0]
-    if not stack.serves(scenario.endpoint):
+    if not scenario.served_by(stack):
         raise UserError(f"{stack.id} does not serve scenario {scenario.name!r} ({scenario.path}); pick another "
                         "--scenario (see `stackmark scenarios`)")
     if args.port is not None and not 1 <= args.port <= 65535:
@@ -165,7 +165,8 @@ def overrides(args: argparse.Namespace) -> Overrides:
         loadgen_processes=args.locust_processes, target=args.target, target_name=args.target_name,
         locust_workers=Overrides.workers(args.locust_workers, args.master_bind_host, args.remote_workers),
         allow_remote=args.allow_remote, seed_db=args.seed_db, locustfile=args.locustfile,
-        configuration=args.configuration, argv=getattr(args, "argv", None))
+        configuration=args.configuration, worker_counts=getattr(args, "workers", None),
+        argv=getattr(args, "argv", None))
 
 
 def _announce(plan: BenchPlan, sides: int = 1) -> None:
@@ -181,6 +182,10 @@ def _announce(plan: BenchPlan, sides: int = 1) -> None:
               f"{cells} cells, about {est / 60:.1f} min; server CPUs {list(plan.server_cpus) or 'any'}, Locust CPUs "
               f"{list(plan.loadgen_cpus) or 'any'}")
     out.print(f"configuration: {configuration_line(plan)}", highlight=False)
+    cpus = server_cpu_count(plan.server_cpus)
+    if plan.worker_counts and max(plan.worker_counts) > cpus:
+        err.print(f"warning: {max(plan.worker_counts)} workers on {cpus} server CPU(s): beyond {cpus} the workers "
+                  "share CPUs, so scaling efficiency falls whatever the server", highlight=False)
     if plan.loadgen_cpus:
         os.sched_setaffinity(0, plan.loadgen_cpus)  # keep the harness itself off the server's CPUs
 
@@ -189,9 +194,14 @@ def configuration_line(plan: BenchPlan) -> str:
     """Which of the two configurations the numbers are, in words the ranking can be read by."""
     counts = sorted({s.workers for s in plan.stacks})
     workers = "-".join(str(w) for w in dict.fromkeys((counts[0], counts[-1]))) if counts else "no"
+    cpus = server_cpu_count(plan.server_cpus)
+    if plan.worker_counts:
+        pinned = "pinned" if plan.server_cpus else "unpinned: every CPU of the machine"
+        return (f"worker scaling: each stack at {', '.join(map(str, plan.worker_counts))} worker(s) (ids -w<N>), "
+                f"on {cpus} server CPU(s) ({pinned})")
     if plan.configuration == "tuned":
         return (f"tuned (as deployed): each server's workers and threads as its docs recommend for "
-                f"{server_cpu_count(plan.server_cpus)} CPU(s), {workers} worker(s) a stack")
+                f"{cpus} CPU(s), {workers} worker(s) a stack")
     return f"default, one worker (per worker): {workers} worker(s) a stack, the fair per-worker comparison"
 
 

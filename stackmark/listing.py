@@ -19,7 +19,7 @@ from servers.matrix import MATRIX_FILE, Matrix, MatrixError, load_matrix
 from stackmark.console import out
 from stackmark.errors import UserError
 from stackmark.plan import Overrides
-from stackmark.select import profile_stacks
+from stackmark.select import profile_stacks, scenario_catalog
 
 DEFAULT_PROFILE = Overrides.profile  # what `stackmark bench` runs without --profile
 REPO = MATRIX_FILE.parent.parent
@@ -72,12 +72,15 @@ def scenario_rows(catalog: Mapping[str, Scenario], default_users: Sequence[int])
     return [{
         "name": s.name, "model": "open" if s.is_open else "closed", "method": s.method, "path": s.path,
         "endpoint": s.endpoint, "body": s.body, "rate": s.rate, "locustfile": shown_path(s.locustfile),
-        "sends": s.description, "default_users": list(default_users),
+        "sends": s.description, "default_users": list(default_users), "group": s.group,
+        "endpoints": list(s.endpoints), "args": list(s.args),
     } for s in catalog.values()]
 
 
 def _model_text(row: Mapping[str, Any]) -> str:
-    return f"open, {row['rate']:g} req/s" if row["model"] == "open" else "closed"
+    args = list(row["args"])
+    shape = f", {args[args.index('--shape') + 1]}" if "--shape" in args[:-1] else ""
+    return (f"open, {row['rate']:g} req/s" if row["model"] == "open" else "closed") + shape
 
 
 def _default_users(matrix: Matrix) -> list[int]:
@@ -139,17 +142,19 @@ def cmd_profiles(args: argparse.Namespace) -> int:
 def cmd_scenarios(args: argparse.Namespace) -> int:
     """`stackmark scenarios`: what each scenario sends, and at how many users by default."""
     default_users = _default_users(load_matrix())
-    rows = scenario_rows(load_scenarios(), default_users)
+    rows = scenario_rows(scenario_catalog(), default_users)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     table = Table(title=f"{len(rows)} scenarios ({shown_path(CATALOG_FILE)}); `stackmark bench --scenario NAME ...`",
                   title_justify="left")
-    for col in ("scenario", "model", "endpoint", "what it sends", "default users"):
-        table.add_column(col, no_wrap=col in ("scenario", "endpoint"))
+    for col in ("scenario", "group", "model", "endpoint", "what it sends", "default users"):
+        table.add_column(col, no_wrap=col in ("scenario", "group", "endpoint"))
     for r in rows:
-        table.add_row(r["name"], _model_text(r), r["endpoint"] or "", r["sends"], _numbers(r["default_users"]))
+        table.add_row(r["name"], r["group"] or "", _model_text(r), ", ".join(r["endpoints"]) or "", r["sends"],
+                      _numbers(r["default_users"]))
     out.print(table)
     out.print(f"default users: profile {DEFAULT_PROFILE}'s concurrency (--concurrency or --profile to change); "
-              "an open-model scenario's users are the most requests in flight.", highlight=False)
+              "an open-model scenario's users are the most requests in flight. `--scenario GROUP` runs every "
+              "scenario of the group.", highlight=False)
     return 0

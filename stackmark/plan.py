@@ -24,6 +24,7 @@ from stackmark.errors import UserError, unknown
 from stackmark.loadgen import LOOPBACK, Distributed
 from stackmark.select import profile_stacks, seconds, select_scenarios, select_stacks, whole_numbers
 from stackmark.target import ExternalServer, parse_target
+from stackmark.worker_scaling import base_ids, scaled_stacks, worker_counts
 
 # name of the setting -> (what the user calls it, lowest, highest)
 LIMITS: dict[str, tuple[str, float, float]] = {
@@ -36,7 +37,7 @@ PROFILE_KEYS = ("scenarios", "concurrency", "duration_s", "warmup_s", "primer_s"
 CONFIGURATIONS = ("default", "tuned")  # a profile's optional `configuration`, or --configuration
 # Overrides fields whose command-line flag is not simply --the-name
 FLAGS = {"scenarios": "--scenario", "loadgen_processes": "--locust-processes", "duration_s": "--duration",
-         "locust_workers": "--locust-workers",
+         "locust_workers": "--locust-workers", "worker_counts": "--workers",
          "warmup_s": "--warmup", "primer_s": "--primer"}
 
 
@@ -151,6 +152,7 @@ class Overrides:
     seed_db: bool = False
     locustfile: str | None = None  # a team's own locustfile: a scenario of its own, instead of the profile's
     configuration: str | None = None  # "default" (one worker) or "tuned" (each server as its docs recommend)
+    worker_counts: list[str] | None = None  # --workers 1,2,...: each stack at each count (stackmark.worker_scaling)
     argv: Sequence[str] | None = None  # the command's arguments as given: recorded, never a setting of its own
 
     @staticmethod
@@ -184,6 +186,7 @@ class BenchPlan:
     runtime: Runtime = field(default_factory=Runtime)  # where the stacks' code and interpreter come from
     configuration: str = "default"  # "default": one worker a stack (per worker); "tuned": as deployed
     argv: Sequence[str] | None = None  # the arguments that started the run (a resume keeps the first run's)
+    worker_counts: Sequence[int] | None = None  # --workers: the stacks are each matrix stack at each count
 
     def settings(self) -> Settings:
         """What run.json records: everything a resume needs to run the same experiment."""
@@ -203,6 +206,8 @@ class BenchPlan:
             settings["loadgen_workers"] = self.distributed.workers
             settings["master_bind_host"] = self.distributed.bind_host
             settings["remote_workers"] = self.distributed.remote
+        if self.worker_counts:  # a resume expands the same stacks again from these and the base ids
+            settings["worker_counts"] = list(self.worker_counts)
         if self.argv is not None:  # passwords in URLs hidden: run.json must hold no secret
             settings["argv"] = [redact(a) if "://" in a else a for a in self.argv]
         custom = [s for s in self.scenarios if s.is_custom]
@@ -220,7 +225,7 @@ class BenchPlan:
 
     @property
     def cells(self) -> int:
-        served = sum(stack.serves(sc.endpoint) for stack in self.stacks for sc in self.scenarios)
+        served = sum(sc.served_by(stack) for stack in self.stacks for sc in self.scenarios)
         return served * len(self.concurrency) * self.repeat
 
     @classmethod
@@ -248,8 +253,10 @@ class BenchPlan:
         if target is not None and configuration != "default":
             raise UserError("--target measures a running server as it is configured; drop --configuration tuned "
                             "(or use another --profile)")
+        counts = _worker_counts(o, profile, target is not None, configuration)
+        stacks = configured(stacks, configuration, matrix.tuned, server_cpus)
         plan = cls._checked(
-            configured(stacks, configuration, matrix.tuned, server_cpus), scenarios,
+            scaled_stacks(stacks, counts) if counts else stacks, scenarios,
             o.concurrency or profile["concurrency"],
             {k: getattr(o, k) if getattr(o, k) is not None else profile[k] for k in LIMITS},
             o.repeat if o.repeat is not None else profile["repeat"],
@@ -258,7 +265,8 @@ class BenchPlan:
             o.loadgen_processes or 1,
             workers=o.locust_workers,
             database_url=env_database_url(), target=target, seed_database=o.seed_db, profile=o.profile,
-            configuration=configuration, argv=tuple(o.argv) if o.argv is not None else None)
+            configuration=configuration, argv=tuple(o.argv) if o.argv is not None else None,
+            worker_counts=counts)
         return plan
 
     @classmethod
@@ -279,8 +287,11 @@ class BenchPlan:
             raise UserError(f"{run_dir} measured {', '.join(unknown_names)}, not in scenarios/catalog.toml (a "
                             "--locustfile run cannot be resumed); start a new run")
         configuration = s.get("configuration", "default")
-        stacks = configured(select_stacks(matrix, meta["stacks"] or ["all"]), configuration, matrix.tuned,
-                            s["server_cpus"])
+        counts = s.get("worker_counts") or None
+        names = base_ids(meta["stacks"]) if counts else meta["stacks"]
+        stacks = configured(select_stacks(matrix, names or ["all"]), configuration, matrix.tuned, s["server_cpus"])
+        if counts:
+            stacks = scaled_stacks(stacks, counts)
         plan = cls._checked(
             stacks, select_scenarios(s["scenarios"], []),
             s["concurrency"], {k: s[k] for k in LIMITS},  # type: ignore[literal-required]
@@ -288,7 +299,7 @@ class BenchPlan:
             workers=workers_request(s.get("loadgen_workers") or None, s.get("master_bind_host"),
                                     bool(s.get("remote_workers"))),
             database_url=resume_database(s["database"], run_dir), profile=s.get("profile"),
-            configuration=configuration, argv=s.get("argv"))
+            configuration=configuration, argv=s.get("argv"), worker_counts=counts)
         return plan, run
 
     @classmethod
@@ -308,6 +319,21 @@ class BenchPlan:
                    timed["duration_s"], timed["warmup_s"], timed["primer_s"],
                    whole_numbers([repeat], "repeat", MAX_REPEAT)[0], list(server_cpus), list(loadgen_cpus),
                    loadgen_processes=processes, distributed=distributed, **rest)
+
+
+def _worker_counts(o: Overrides, profile: dict[str, Any], target: bool, configuration: str) -> list[int] | None:
+    """--workers (else the profile's `workers`) as checked counts, None without either; refused where the
+    count is not stackmark's to set: an external --target, or the tuned configuration (which sets its own)."""
+    given = o.worker_counts if o.worker_counts is not None else profile.get("workers")
+    if given is None:
+        return None
+    if target:
+        raise UserError("--target measures a running server with the workers it has; drop --workers")
+    if configuration != "default":
+        tuned = "--configuration tuned" if o.configuration else f"profile {o.profile!r} (configuration tuned)"
+        raise UserError(f"--workers sets each stack's worker count, and {tuned} sets its own; drop one of them "
+                        "(the default configuration scales with --workers)")
+    return worker_counts([str(v) for v in given] if isinstance(given, list) else [str(given)])
 
 
 def _scenarios(o: Overrides, profile_scenarios: Sequence[str]) -> list[Scenario]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scenarios.catalog import Scenario, load_scenarios
+from scenarios.catalog import Scenario, groups, load_scenarios
 from servers.matrix import Matrix, Stack
 from stackmark.errors import UserError, unknown
 
@@ -57,12 +57,24 @@ def one_stack(matrix: Matrix, name: str, command: str) -> Stack:
     return stacks[0]
 
 
+def scenario_catalog() -> dict[str, Scenario]:
+    """scenarios/catalog.toml, or one line naming what is wrong in it (never a traceback)."""
+    try:
+        return load_scenarios()
+    except ValueError as exc:  # tomllib's TOMLDecodeError is a ValueError
+        raise UserError(f"scenarios/{exc}" if str(exc).startswith("catalog.toml") else f"scenarios/catalog.toml: "
+                        f"{exc}; fix the file") from None
+
+
 def select_scenarios(names: Sequence[str] | None, default: Sequence[str]) -> list[Scenario]:
-    catalog = load_scenarios()
-    picked = split(names) or list(default)
-    for name in picked:
-        if name not in catalog:
-            raise unknown("scenario", name, catalog, "scenarios/catalog.toml")
+    """Scenarios by name, or by group (every member, in catalog order); repeats dropped, order kept."""
+    catalog = scenario_catalog()
+    members = groups(catalog)
+    picked: list[str] = []
+    for name in split(names) or list(default):
+        if name not in catalog and name not in members:
+            raise unknown("scenario", name, [*catalog, *members], "stackmark scenarios")
+        picked += members.get(name, []) if name not in catalog else [name]
     return [catalog[n] for n in dict.fromkeys(picked)]
 
 

@@ -146,12 +146,13 @@ class StackChecks:
     smoke: dict[str, VerifyResult] = field(default_factory=dict)  # scenario name -> its smoke check
 
     def blocks(self, scenario: Scenario) -> bool:
-        """The one rule for what verification keeps from being measured: a contract scenario whose endpoint
-        failed, a team's locustfile whose smoke run failed."""
+        """The one rule for what verification keeps from being measured: a contract scenario one of whose
+        endpoints (Scenario.endpoints: a mix requests several) failed, a team's locustfile whose smoke run
+        failed."""
         if scenario.endpoint is None:
             smoke = self.smoke.get(scenario.name)
             return smoke is not None and smoke.status == "fail"
-        return self.contract is not None and scenario.endpoint in self.contract.failed_endpoints
+        return self.contract is not None and any(e in self.contract.failed_endpoints for e in scenario.endpoints)
 
     @property
     def result(self) -> VerifyResult:

@@ -64,16 +64,17 @@ class UiPlan:
 
 def refusal(stack: Stack, scenario: Scenario, others: list[Stack]) -> str | None:
     """Why `stack` cannot take `scenario` in the UI, in one line with the fix, or None if it can."""
-    if scenario.is_custom or stack.serves(scenario.endpoint):
+    if scenario.is_custom or scenario.served_by(stack):
         return None
     if not stack.contract:
         return (f"{stack.id} does not serve scenario {scenario.name!r}: its app says contract = false, so it serves "
                 "no catalog scenario; pass its own load with --locustfile FILE")
-    if stack.endpoints is not None and scenario.endpoint not in stack.endpoints:
+    missing = next(e for e in scenario.endpoints if not stack.serves(e))
+    if stack.endpoints is not None and missing not in stack.endpoints:
         why = f"its app serves only {', '.join(stack.endpoints)}"
     else:
-        why = f"{scenario.path} needs an {'/'.join(ENDPOINTS[str(scenario.endpoint)].interfaces).upper()} stack"
-    example = next((s.id for s in others if s.serves(scenario.endpoint)), None)
+        why = f"{scenario.path} needs an {'/'.join(ENDPOINTS[missing].interfaces).upper()} stack"
+    example = next((s.id for s in others if scenario.served_by(s)), None)
     hint = f" (e.g. {example})" if example else ""
     return (f"{stack.id} does not serve scenario {scenario.name!r}: {why}; pick a stack that does{hint} or "
             "another --scenario")
@@ -90,7 +91,7 @@ def locust_ui_command(plan: UiPlan, host_url: str) -> list[str]:
         "--host", host_url,
         "--web-host", LOOPBACK, "--web-port", str(plan.web_port),
         "--users", str(plan.form_users), "--spawn-rate", str(plan.form_users),
-        *scenario.locust_args(),
+        *scenario.locust_args(phases=False),  # no phases.py here: a shape's options would be refused
         *extra,
         "--loglevel", "INFO",
     ]
@@ -106,7 +107,7 @@ def check_verified(server: ServerHandle, scenario: Scenario, database_url: str, 
     if scenario.endpoint is None:
         checks = StackChecks(None, {scenario.name: smoke_check(server, scenario, folder / "smoke", loadgen_cpus)})
     else:
-        checks = StackChecks(verify_served(server, [ENDPOINTS[scenario.endpoint]], database_url), {})
+        checks = StackChecks(verify_served(server, [ENDPOINTS[e] for e in scenario.endpoints], database_url), {})
     if checks.blocks(scenario):
         first = next(f for f in checks.result.findings if f.level == "fail")
         every = f" (`stackmark verify {server.stack.id}` shows every finding)" if scenario.endpoint else ""

@@ -22,6 +22,7 @@ from analysis.columns import (
     COLUMNS,
     INTERVAL_COLUMNS,
     RANK_COLUMNS,
+    SCENARIO_COLUMNS,
     STALL_COLUMNS,
     SUMMARY_COLUMNS,
     UNSATURATED_COLUMNS,
@@ -86,7 +87,7 @@ def test_mean_and_merge():
 # -- tidy_frame on the golden run ---------------------------------------------
 
 def test_columns_exact(df):
-    assert list(df.columns) == COLUMNS == BASE_COLUMNS + STALL_COLUMNS + UNSATURATED_COLUMNS
+    assert list(df.columns) == COLUMNS == BASE_COLUMNS + STALL_COLUMNS + UNSATURATED_COLUMNS + SCENARIO_COLUMNS
 
 
 def test_one_row_per_finished_cell_unfinished_absent(df):
@@ -168,7 +169,9 @@ def test_new_columns_are_appended_after_the_old_ones():
                                           "other_load_pct",
                                           *INTERVAL_COLUMNS,  # each group's 95% interval over its repeats
                                           "max_gap_s", "stalled",  # stall detection
-                                          "server_cpu_pct", "unsaturated"]  # neither side saturated, last
+                                          "server_cpu_pct", "unsaturated",  # neither side saturated
+                                          "workers", "mb_per_s", "ideal_rps",  # the scenarios of issue 13, last
+                                          "co_p50_ms", "co_p90_ms", "co_p99_ms"]
 
 
 def test_ranking_order_rel_rps_and_flags(df):

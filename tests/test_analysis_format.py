@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from analysis.analyze import analyze
+from analysis.columns import SCENARIO_COLUMNS
 from analysis.load import load_cell, load_run
 from analysis.tables import write_tables
 from analysis.tidy import tidy_frame
@@ -181,9 +182,9 @@ def test_new_columns_come_last_in_the_written_tables(tmp_path):
     old_summary = pd.read_csv(EXPECTED / "run-golden-summary.csv").columns
     old_aggregate = pd.read_csv(EXPECTED / "run-golden-aggregate.csv").columns
     assert list(pd.read_csv(run / "summary.csv").columns[len(old_summary):]) == \
-        ["max_gap_s", "stalled", "server_cpu_pct", "unsaturated"]
+        ["max_gap_s", "stalled", "server_cpu_pct", "unsaturated", *SCENARIO_COLUMNS]
     assert list(pd.read_csv(run / "aggregate.csv").columns[len(old_aggregate):]) == \
-        ["stalled", "max_gap_s_max", "server_cpu_pct", "unsaturated"]
+        ["stalled", "max_gap_s_max", "server_cpu_pct", "unsaturated", *SCENARIO_COLUMNS]
 
 
 # -- a multi-process cell reads as one -------------------------------------------------

@@ -165,9 +165,9 @@ def test_aggregate_ranking_and_tables_carry_it(run_copy):
     write_tables(analysis)
     summary = pd.read_csv(run_copy / "summary.csv")
     aggregate = pd.read_csv(run_copy / "aggregate.csv")
-    assert list(summary.columns) == SUMMARY_COLUMNS and list(summary.columns[-2:]) == ["server_cpu_pct",
+    assert list(summary.columns) == SUMMARY_COLUMNS and list(summary.columns[-8:-6]) == ["server_cpu_pct",
                                                                                         "unsaturated"]
-    assert list(aggregate.columns) == AGG_COLUMNS and list(aggregate.columns[-2:]) == ["server_cpu_pct",
+    assert list(aggregate.columns) == AGG_COLUMNS and list(aggregate.columns[-8:-6]) == ["server_cpu_pct",
                                                                                         "unsaturated"]
     mine = summary[summary["stack"] == CLEAN].sort_values("repeat")
     assert mine["unsaturated"].tolist() == [True, False, False]

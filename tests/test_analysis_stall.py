@@ -98,7 +98,7 @@ def test_worker_timelines_add_up():
 def test_aggregate_and_ranking_carry_the_stall():
     analysis = analyze(GOLDEN)
     agg = analysis.aggregate.set_index("stack")
-    assert list(analysis.aggregate.columns[-4:-2]) == ["stalled", "max_gap_s_max"]  # then the unsaturated ones
+    assert list(analysis.aggregate.columns[-10:-8]) == ["stalled", "max_gap_s_max"]  # then unsaturated, scenarios
     assert agg.loc[STALLED, "stalled"] == True and agg.loc[STALLED, "max_gap_s_max"] == 1.7  # noqa: E712
     assert agg.loc[CLEAN, "stalled"] == False and agg.loc[CLEAN, "max_gap_s_max"] == 0.0  # noqa: E712
     old = analysis.aggregate[analysis.aggregate["stack"] == "fastapi-uvicorn"].iloc[0]  # no timeline
@@ -126,7 +126,7 @@ def test_a_server_frozen_for_the_whole_window(tmp_path):
 def test_summary_csv_ends_with_the_stall_columns(tmp_path):
     run = copy_run(GOLDEN, tmp_path)
     back = pd.read_csv(write_tables(analyze(run)))
-    assert list(back.columns[-4:-2]) == ["max_gap_s", "stalled"]  # then the unsaturated ones
+    assert list(back.columns[-10:-8]) == ["max_gap_s", "stalled"]  # then unsaturated, scenarios
     stalled_row = back[back["stack"] == STALLED].iloc[0]
     assert stalled_row["max_gap_s"] == 1.7 and bool(stalled_row["stalled"]) is True
     old = back[back["stack"] == "fastapi-uvicorn"].iloc[0]

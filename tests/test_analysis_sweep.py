@@ -36,7 +36,8 @@ def test_open_model_columns(sweep_df):
     closed = cell_row(sweep_df, "fastapi-uvicorn", "json", 8)
     assert math.isnan(closed.offered_rps) and closed.missed is pd.NA and closed.late is pd.NA
     agg = aggregate(sweep_df)
-    assert list(agg.columns[-8:-4]) == ["offered_rps", "missed", "late", "other_load_pct"]  # then stall, unsaturated
+    assert list(agg.columns[-14:-10]) == ["offered_rps", "missed", "late", "other_load_pct"]  # then stall, unsaturated,
+    # then the scenario columns
     open_agg = agg[(agg["scenario"] == "open-json") & (agg["concurrency"] == 128)].iloc[0]
     assert (open_agg["offered_rps"], open_agg["missed"], open_agg["late"]) == (500.0, 0.0, 0.0)
 

@@ -27,7 +27,7 @@ def _locust_running_against(bench: subprocess.Popen[str], server_word: str) -> p
     return roots[0] if roots else None
 
 
-def _run_bench(stackmark_cmd: list[str], out: Path, *stacks: str, duration: str = "6") -> subprocess.Popen[str]:
+def _run_bench(stackmark_cmd: list[str], out: Path, *stacks: str, duration: str = "4") -> subprocess.Popen[str]:
     return subprocess.Popen([*stackmark_cmd, "bench", "--stacks", *stacks, *SHORT, "--duration", duration,
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

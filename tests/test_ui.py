@@ -49,7 +49,9 @@ def test_every_catalog_scenario_loads_its_own_locustfile_and_arguments_without_t
     assert "--headless" not in cmd
     assert cmd[cmd.index("--web-host") + 1] == "127.0.0.1" and cmd[cmd.index("--host") + 1] == "http://127.0.0.1:9000"
     joined = " ".join(cmd)
-    assert " ".join(scenario.locust_args()) in joined  # --endpoint, --method, --body, --rate as a bench sends them
+    # --endpoint, --method, --body, --rate as a bench sends them
+    assert " ".join(scenario.locust_args(phases=False)) in joined
+    assert "--shape" not in cmd  # a shape's options belong to phases.py, which the UI never loads
 
 
 def test_open_model_prefills_one_sending_user_and_takes_users_as_requests_in_flight() -> None:

@@ -1,0 +1,115 @@
+"""The shapes of a measured window, as pure data: which users run when, how long a series slot is, and when
+a ramp stops. phases.py follows these plans; tests check them without Locust.
+
+- steady / soak: one level (the cell's users) for the whole window; no stages.
+- ramp: the cell's users c is the TOP of the ramp. Step k of n runs ceil(c / 2**(n-k)) users (at least 1;
+  equal levels merged), each an equal share of the window. After each step, a p99 over --slo-p99-ms or an
+  error share over --max-error-pct ends the ramp there: the knee is below.
+- spike: c users for 30% of the window, factor x c for 20%, then c again for the last 50%.
+
+Shape options (SHAPE_OPTIONS) belong to phases.py: a locustfile run without it (Locust's web UI) must not
+be passed them.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SHAPES = ("steady", "ramp", "spike", "soak")
+MAX_SLOTS = 600  # a series has at most about this many slots, whatever the window's length
+# phases.py's shape options and whether each takes a value: dropped from a locustfile's arguments without it
+SHAPE_OPTIONS = {"--shape": True, "--ramp-steps": True, "--slo-p99-ms": True, "--max-error-pct": True,
+                 "--spike-factor": True}
+# spike: (stage name, share of the window, users multiplied by the factor?)
+SPIKE_STAGES = (("before", 0.3, False), ("spike", 0.2, True), ("after", 0.5, False))
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """One stage of the measured window: its users, from `start` to `end` seconds after the window opens."""
+
+    name: str
+    users: int
+    start: float
+    end: float
+
+
+def ramp_levels(top: int, steps: int) -> list[int]:
+    """The users of each ramp step up to `top`, halving downwards; repeated levels (small tops) merged."""
+    top, steps = max(1, int(top)), max(1, int(steps))
+    levels = [max(1, math.ceil(top / 2 ** (steps - k))) for k in range(1, steps + 1)]
+    return list(dict.fromkeys(levels))
+
+
+def stage_plan(kind: str, users: int, measure_s: float, steps: int = 6, factor: float = 10.0) -> list[StagePlan]:
+    """The stages of a `kind` window of `measure_s` seconds at `users` (a ramp's top); [] for steady and soak."""
+    if kind == "ramp":
+        levels = ramp_levels(users, steps)
+        step_s = measure_s / len(levels)
+        return [StagePlan(f"step-{i + 1}", u, i * step_s, (i + 1) * step_s) for i, u in enumerate(levels)]
+    if kind == "spike":
+        plans, at = [], 0.0
+        for name, share, spiked in SPIKE_STAGES:
+            n = max(1, round(users * factor)) if spiked else max(1, int(users))
+            plans.append(StagePlan(name, n, at, at + share * measure_s))
+            at += share * measure_s
+        return plans
+    return []
+
+
+def stage_at(plan: list[StagePlan], offset_s: float) -> int:
+    """The index of the stage `offset_s` seconds into the window falls in (the last one past the end)."""
+    return next((i for i, s in enumerate(plan) if offset_s < s.end), len(plan) - 1)
+
+
+def series_slot_s(measure_s: float) -> float:
+    """A series slot: 1 s, longer for windows over MAX_SLOTS seconds (a soak of hours stays ~600 slots)."""
+    return max(1.0, float(math.ceil(measure_s / MAX_SLOTS)))
+
+
+def slot_count(window_s: float, slot_s: float) -> int:
+    """Slots of a series over a window: whole slots, a last one of under a tenth folded into the one before
+    (a window closed on a tick runs a few ms past its planned length)."""
+    return max(1, math.ceil(round(window_s / slot_s - 0.1, 6)))
+
+
+def hist_percentile(hist: Mapping[int, int], q: float, bucket_ms: float = 0.01) -> float | None:
+    """The q-th percentile (0-100) of a 10 us bucket histogram, in ms (the bucket's lower edge); None if empty."""
+    total = sum(hist.values())
+    if total <= 0:
+        return None
+    rank = max(1, math.ceil(q / 100.0 * total))
+    seen = 0
+    for bucket in sorted(hist):
+        seen += hist[bucket]
+        if seen >= rank:
+            return round(bucket * bucket_ms, 2)
+    return round(max(hist) * bucket_ms, 2)
+
+
+def ramp_stop(stage: StagePlan, index: int, p99_ms: float | None, error_pct: float,
+              slo_p99_ms: float | None, max_error_pct: float | None) -> str | None:
+    """Why the ramp ends after this step (one line for shape.stopped), or None to go on."""
+    where = f"step {index + 1} ({stage.users} users)"
+    if slo_p99_ms is not None and p99_ms is not None and p99_ms > slo_p99_ms:
+        return f"{where}: p99 {p99_ms:.1f} ms > {slo_p99_ms:g} ms"
+    if max_error_pct is not None and error_pct > max_error_pct:
+        return f"{where}: errors {error_pct:.1f}% > {max_error_pct:g}%"
+    return None
+
+
+def without_shape_options(args: list[str]) -> list[str]:
+    """`args` without phases.py's shape options (and their values): what a locustfile alone accepts."""
+    kept: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in SHAPE_OPTIONS:
+            skip = SHAPE_OPTIONS[name] and "=" not in arg
+            continue
+        kept.append(arg)
+    return kept
