@@ -13,7 +13,7 @@ be passed them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 SHAPES = ("steady", "ramp", "spike", "soak")
@@ -97,6 +97,36 @@ def ramp_stop(stage: StagePlan, index: int, p99_ms: float | None, error_pct: flo
     if max_error_pct is not None and error_pct > max_error_pct:
         return f"{where}: errors {error_pct:.1f}% > {max_error_pct:g}%"
     return None
+
+
+MIN_STAGE_S = 2.0  # Locust moves users on ticks about a second apart: a shorter stage may be skipped
+
+
+def option(args: Sequence[str], name: str, default: str) -> str:
+    """The value of `--name VALUE` or `--name=VALUE` in a locustfile's arguments (the last one given)."""
+    value = default
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith(name + "="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def stage_warning(args: Sequence[str], users: int, measure_s: float) -> str | None:
+    """One line when a shaped scenario's shortest stage at this window is under MIN_STAGE_S: the window it
+    needs, so a ramp's steps or a spike are not skipped between Locust's ticks; None when it is long enough."""
+    kind = option(args, "--shape", "steady")
+    plan = stage_plan(kind, users, measure_s, int(option(args, "--ramp-steps", "6")),
+                      float(option(args, "--spike-factor", "10")))
+    if not plan:
+        return None
+    shortest = min(s.end - s.start for s in plan)
+    if shortest >= MIN_STAGE_S:
+        return None
+    needed = math.ceil(MIN_STAGE_S * measure_s / shortest)
+    return (f"{kind}: its shortest stage lasts {shortest:.1f} s of a {measure_s:g} s window; Locust moves users "
+            f"about once a second, so give --duration {needed} or more")
 
 
 def without_shape_options(args: list[str]) -> list[str]:

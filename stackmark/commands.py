@@ -18,6 +18,7 @@ from rich.table import Table
 from apps.contract import ENDPOINTS
 from runformat.errors import RunDirError
 from scenarios.catalog import Scenario
+from scenarios.shapes import stage_warning
 from servers.launcher import LaunchError, launch
 from servers.matrix import MATRIX_FILE, Matrix, load_matrix
 from stackmark.bench import BenchResult, new_run, run_bench, verify_served
@@ -182,6 +183,10 @@ def _announce(plan: BenchPlan, sides: int = 1) -> None:
               f"{cells} cells, about {est / 60:.1f} min; server CPUs {list(plan.server_cpus) or 'any'}, Locust CPUs "
               f"{list(plan.loadgen_cpus) or 'any'}")
     out.print(f"configuration: {configuration_line(plan)}", highlight=False)
+    for scenario in plan.scenarios:
+        short = stage_warning(scenario.args, max(plan.concurrency), plan.duration_s)
+        if short:
+            err.print(f"warning: {scenario.name}: {short}", highlight=False)
     cpus = server_cpu_count(plan.server_cpus)
     if plan.worker_counts and max(plan.worker_counts) > cpus:
         err.print(f"warning: {max(plan.worker_counts)} workers on {cpus} server CPU(s): beyond {cpus} the workers "

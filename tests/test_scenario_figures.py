@@ -321,3 +321,17 @@ def test_companion_csvs_are_written_with_their_columns(analysis: Analysis, run_d
     figures = pd.read_csv(run_dir / "figures.csv")
     assert list(figures.columns) == FIGURE_COLUMNS
     assert list(pd.read_csv(run_dir / "summary.csv").columns) == SUMMARY_COLUMNS
+
+
+def test_littles_law_counts_think_time_and_skips_changing_users() -> None:
+    """users = throughput x (latency + think time): 32 users, 200 req/s, 10 ms answers and 150 ms thinking."""
+    from analysis.cell import cell_littles_ratio
+
+    base: dict[str, Any] = {"requests": {}}
+    assert cell_littles_ratio({**base, "think_ms": 150.0}, 32, 200.0, 10.0) == pytest.approx(1.0)  # type: ignore[arg-type]
+    assert cell_littles_ratio(base, 32, 200.0, 10.0) == pytest.approx(16.0)  # type: ignore[arg-type]
+    for kind in ("ramp", "spike"):
+        shaped = {**base, "shape": {"kind": kind, "stages": []}}
+        assert math.isnan(cell_littles_ratio(shaped, 32, 200.0, 10.0))  # type: ignore[arg-type]
+    soak = {**base, "shape": {"kind": "soak", "stages": []}, "think_ms": 150.0}
+    assert cell_littles_ratio(soak, 32, 200.0, 10.0) == pytest.approx(1.0)  # type: ignore[arg-type]

@@ -214,3 +214,15 @@ def test_a_distributed_master_merges_its_workers_shapes() -> None:
     assert [s["count"] for s in merged["shape"]["stages"]] == [40, 5]
     assert merged["series"]["completed"] == [40, 5, 4]
     assert [w["worker"] for w in merged["workers"]] == ["w1", "w2"]
+
+
+def test_a_stage_shorter_than_locusts_tick_is_warned_with_the_window_it_needs() -> None:
+    from scenarios.shapes import stage_warning
+
+    ramp = ["--shape", "ramp", "--ramp-steps", "6"]
+    warned = stage_warning(ramp, 32, 4)
+    assert warned is not None and warned.startswith("ramp: its shortest stage lasts 0.7 s")
+    assert "--duration 13" in warned
+    assert stage_warning(ramp, 32, 13) is None  # what it asked for is enough
+    assert stage_warning(["--shape=spike"], 32, 4) is not None and stage_warning(["--shape", "spike"], 32, 15) is None
+    assert stage_warning(["--shape", "soak"], 32, 1) is None and stage_warning([], 32, 1) is None  # one stage
