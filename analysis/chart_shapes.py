@@ -7,11 +7,14 @@ chart draws each stack's first repeat, one line per stack. None when the run has
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from analysis.chart_scenarios import THOUSANDS, emit, log2_levels, log_axis, stack_colours
 from analysis.charts import Chart
@@ -19,6 +22,34 @@ from analysis.labels import LABELS
 from analysis.scenario_cells import by_group, first_repeat, numbers, of_cells, shape_cells
 
 SLO_COLOR, SPIKE_SHADE = "#b00020", "#f2c14e55"
+
+
+@dataclass(frozen=True)
+class Panels:
+    """One shape's cells (each stack's first repeat) laid out: a row of two panels per scenario and users."""
+
+    cells: pd.DataFrame  # the cells' keys
+    rows: pd.DataFrame  # the drawn frame's rows of those cells
+    figures: pd.DataFrame  # their figures.csv rows
+    colour: dict[str, str]  # stack -> its colour
+    groups: list[tuple[tuple[str, int], pd.DataFrame]]  # (scenario, users) -> its rows
+    fig: Figure
+    axes: Any  # numpy array of Axes pairs, one row per group
+
+
+def _panels(frame: pd.DataFrame, figures: pd.DataFrame, kind: str) -> Panels | None:
+    """The figure of a shape's chart, or None when the run has no cell of that shape."""
+    cells = first_repeat(shape_cells(figures, kind))
+    rows = of_cells(frame, cells)
+    if rows.empty:
+        return None
+    groups = by_group(rows)
+    fig, axes = plt.subplots(len(groups), 2, figsize=(11, 0.6 + 3.6 * len(groups)), squeeze=False)
+    return Panels(cells, rows, of_cells(figures, cells), stack_colours(rows["stack"]), groups, fig, axes)
+
+
+def _of_group(frame: pd.DataFrame, key: tuple[str, int]) -> pd.DataFrame:
+    return frame[(frame["scenario"] == key[0]) & (frame["concurrency"] == key[1])]
 
 
 def _figure_of(figures: pd.DataFrame, stack: str, name: str) -> float | None:
@@ -33,16 +64,12 @@ def _num(frame: pd.DataFrame, column: str) -> pd.Series:
 
 def ramp_chart(stages: pd.DataFrame, figures: pd.DataFrame, out_dir: Path) -> Chart | None:
     """Req/s and p99 per step against users (log2), per stack; the SLO as a line, the knee a star."""
-    cells = first_repeat(shape_cells(figures, "ramp"))
-    steps = of_cells(stages, cells)
-    if steps.empty:
+    panels = _panels(stages, figures, "ramp")
+    if panels is None:
         return None
-    mine = of_cells(figures, cells)
-    colour = stack_colours(steps["stack"])
-    groups = by_group(steps)
-    fig, axes = plt.subplots(len(groups), 2, figsize=(11, 0.6 + 3.6 * len(groups)), squeeze=False)
-    for (key, sub), (ax_rps, ax_p99) in zip(groups, axes, strict=True):
-        figs = mine[(mine["scenario"] == key[0]) & (mine["concurrency"] == key[1])]
+    colour, fig = panels.colour, panels.fig
+    for (key, sub), (ax_rps, ax_p99) in zip(panels.groups, panels.axes, strict=True):
+        figs = _of_group(panels.figures, key)
         for stack, g in sub.groupby("stack", sort=True):
             g = g.assign(users=_num(g, "users")).sort_values("users")
             c = colour[str(stack)]
@@ -99,23 +126,18 @@ def _over_time(ax: Axes, rows: pd.DataFrame, column: str, colour: dict[str, str]
 
 def spike_chart(series: pd.DataFrame, stages: pd.DataFrame, figures: pd.DataFrame, out_dir: Path) -> Chart | None:
     """p99 and req/s per slot over time per stack, the spike shaded, each stack's recovery a dotted line."""
-    cells = first_repeat(shape_cells(figures, "spike"))
-    rows = of_cells(series, cells)
-    if rows.empty:
+    panels = _panels(series, figures, "spike")
+    if panels is None:
         return None
-    mine, phases = of_cells(figures, cells), of_cells(stages, cells)
-    colour = stack_colours(rows["stack"])
-    groups = by_group(rows)
-    fig, axes = plt.subplots(len(groups), 2, figsize=(11, 0.6 + 3.6 * len(groups)), squeeze=False)
-    for (key, sub), (ax_p99, ax_rps) in zip(groups, axes, strict=True):
-        in_group = (phases["scenario"] == key[0]) & (phases["concurrency"] == key[1])
-        window = _spike_window(phases[in_group])
+    colour, fig, phases = panels.colour, panels.fig, of_cells(stages, panels.cells)
+    for (key, sub), (ax_p99, ax_rps) in zip(panels.groups, panels.axes, strict=True):
+        window = _spike_window(_of_group(phases, key))
         _over_time(ax_p99, sub, "p99_ms", colour)
         _over_time(ax_rps, sub, "rps", colour)
         for ax in (ax_p99, ax_rps):
             if window is not None:
                 ax.axvspan(*window, color=SPIKE_SHADE, linewidth=0, label="spike")
-        figs = mine[(mine["scenario"] == key[0]) & (mine["concurrency"] == key[1])]
+        figs = _of_group(panels.figures, key)
         for stack in sorted(sub["stack"].unique()):
             back = _figure_of(figs, str(stack), "recovery_s")
             if back is not None and window is not None:
@@ -137,16 +159,12 @@ def spike_chart(series: pd.DataFrame, stages: pd.DataFrame, figures: pd.DataFram
 
 def soak_chart(series: pd.DataFrame, figures: pd.DataFrame, out_dir: Path) -> Chart | None:
     """Server RSS over time per stack, its fitted slope (MB/h) in the legend; req/s per slot beside it."""
-    cells = first_repeat(shape_cells(figures, "soak"))
-    rows = of_cells(series, cells)
-    if rows.empty:
+    panels = _panels(series, figures, "soak")
+    if panels is None:
         return None
-    mine = of_cells(figures, cells)
-    colour = stack_colours(rows["stack"])
-    groups = by_group(rows)
-    fig, axes = plt.subplots(len(groups), 2, figsize=(11, 0.6 + 3.6 * len(groups)), squeeze=False)
-    for (key, sub), (ax_rss, ax_rps) in zip(groups, axes, strict=True):
-        figs = mine[(mine["scenario"] == key[0]) & (mine["concurrency"] == key[1])]
+    colour, fig = panels.colour, panels.fig
+    for (key, sub), (ax_rss, ax_rps) in zip(panels.groups, panels.axes, strict=True):
+        figs = _of_group(panels.figures, key)
         slopes = {str(s): _figure_of(figs, str(s), "rss_mb_per_h") for s in sub["stack"].unique()}
         labels = {s: f"{s}: {v:+,.1f} MB/h" if v is not None else s for s, v in slopes.items()}
         _over_time(ax_rss, sub, "rss_mb", colour, labels)

@@ -3,7 +3,8 @@
 From the ramp's steps (stages.csv rows: users, rps, p99_ms, error_pct, in step order):
 - capacity_rps: the highest step rate; the capacity step is that step.
 - knee_users / knee_rps / knee_p99_ms: the highest-user step whose p99 <= slo_p99_ms and error share
-  <= max_error_pct (an absent limit does not bind); NaN with a note when no step was within them.
+  <= max_error_pct (an absent limit does not bind); NaN with a note when no step was within them, and a
+  note that the knee is at or above the top when every step was.
 - p99_at_<F>pct_ms: p99 interpolated linearly on the steps' (rps, p99) points, up to the capacity step,
   at F% of capacity_rps; NaN with the note "below the first step" when that rate is under the first step's.
 Every row of the cell carries shape.stopped (why the ramp ended early) in its note.
@@ -54,6 +55,8 @@ def ramp_figures(key: Row, steps: Sequence[Row], shape: ShapeBlock) -> list[Row]
         ok = [s for s in steps if within(s, slo, max_error)]
         knee = max(ok, key=lambda s: int(s["users"])) if ok else None
         note = None if knee is not None else "no step was within the SLO and error limit"
+        if knee is not None and knee is steps[-1] and not shape.get("stopped"):
+            note = "every step was within the limits: the knee is at or above the top step (raise --concurrency)"
         rows += [figure(key, "knee_users", knee["users"] if knee else None, "users", note),
                  figure(key, "knee_rps", knee["rps"] if knee else None, "req/s", note),
                  figure(key, "knee_p99_ms", knee["p99_ms"] if knee else None, "ms", note)]

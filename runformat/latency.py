@@ -10,7 +10,7 @@ latency.json, merged by `merge_reports`, with each worker's share in `workers`.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from runformat.records import (
@@ -153,6 +153,13 @@ def merge_series(blocks: Sequence[Series]) -> Series:
             "p99_ms": p99}
 
 
+# latency.json block -> how the blocks of several processes of one cell become one
+BLOCK_MERGES: dict[str, Callable[[Any], Any]] = {
+    "users": merge_users, "open": merge_open, "timeline": _merge_timelines, "shape": merge_shapes,
+    "series": merge_series,
+}
+
+
 def merge_latency(parts: Sequence[LatencyFile]) -> LatencyFile | None:
     """One latency record from the latency files of one cell (latency.json first, if present).
 
@@ -173,21 +180,10 @@ def merge_latency(parts: Sequence[LatencyFile]) -> LatencyFile | None:
         if value is not None:
             merged[key] = value
     merged["requests"] = _merge_requests(parts)
-    users = [p["users"] for p in parts if "users" in p]
-    if users:
-        merged["users"] = merge_users(users)
-    opens = [p["open"] for p in parts if "open" in p]
-    if opens:
-        merged["open"] = merge_open(opens)
-    timelines = [p["timeline"] for p in parts if "timeline" in p]
-    if timelines:
-        merged["timeline"] = _merge_timelines(timelines)
-    shapes = [p["shape"] for p in parts if "shape" in p]
-    if shapes:
-        merged["shape"] = merge_shapes(shapes)
-    series = [p["series"] for p in parts if "series" in p]
-    if series:
-        merged["series"] = merge_series(series)
+    for key, merge in BLOCK_MERGES.items():
+        blocks = [p[key] for p in parts if key in p]  # type: ignore[literal-required]
+        if blocks:
+            merged[key] = merge(blocks)
     return cast(LatencyFile, merged)
 
 

@@ -250,6 +250,16 @@ def test_ramp_without_a_step_in_the_slo_or_under_the_first_step() -> None:
     assert got["p99_at_95pct_ms"]["value"] == pytest.approx(150 + (313.5 - 300) / 20 * 30)
 
 
+def test_a_ramp_that_never_reached_its_limits_says_the_knee_is_at_or_above_the_top() -> None:
+    steps = [{"users": u, "rps": r, "p99_ms": p, "error_pct": 0.0}
+             for u, r, p in ((4, 300.0, 5.0), (8, 320.0, 9.0), (16, 330.0, 20.0))]
+    got = {r["figure"]: r for r in ramp_figures({}, steps, {"kind": "ramp", "slo_p99_ms": 100, "stages": []})}
+    assert got["knee_users"]["value"] == 16 and "at or above the top step" in got["knee_users"]["note"]
+    within = steps[:2] + [{"users": 16, "rps": 330.0, "p99_ms": 120.0, "error_pct": 0.0}]
+    crossed = {r["figure"]: r for r in ramp_figures({}, within, {"kind": "ramp", "slo_p99_ms": 100, "stages": []})}
+    assert crossed["knee_users"]["value"] == 8 and crossed["knee_users"]["note"] is None
+
+
 # -- spike ------------------------------------------------------------------------------------
 
 def test_spike_recovers_two_slots_after_its_end(analysis: Analysis) -> None:
