@@ -73,8 +73,14 @@ def ramp_sentence(frames: ScenarioFrames) -> str | None:
                 f"{span(nums(knee, 'knee_rps'))} req/s on {len(knee)} of {len(g)} stack(s)")
         if none:
             text += f" ({none} had no step within it)"
-        text += (f"; the capacity found was {span(nums(g, 'capacity_rps'))} req/s, with p99 "
-                 f"{span(nums(g, 'p99_at_80pct_ms'), ',.1f')} ms at 80% of it")
+        at_top = int((nums(knee, "knee_users") >= conc).sum())
+        if at_top:  # never crossed the SLO: the knee is not found, only bounded from below
+            text += (f"; on {at_top} of them every step stayed within it, so their knee is at or above "
+                     f"{int(conc)} users (raise --concurrency to find it)")
+        text += f"; the capacity found was {span(nums(g, 'capacity_rps'))} req/s"
+        at_80 = nums(g, "p99_at_80pct_ms")
+        text += (f", with p99 {span(at_80, ',.1f')} ms at 80% of it" if at_80.notna().any()
+                 else ", and 80% of it lay below the first step (which already ran faster than that)")
         parts.append(text)
     text = "; ".join(parts)
     return f"{text[0].upper()}{text[1:]} ({runs_text(wide['repeats'])})."

@@ -196,6 +196,12 @@ def test_shape_sentences_follow_their_figures(frames):
     st, fig = ramp_frames(ASYNC, None)
     no_knee = dataclasses.replace(frames, figures=frame(fig, FIGURE_COLUMNS), stages=frame(st, STAGE_COLUMNS))
     assert "on 0 of 1 stack(s) (1 had no step within it)" in (ramp_sentence(no_knee) or "")
+    st, fig = ramp_frames(ASYNC, 64)  # the top step (64 users) within the SLO: the knee is only bounded
+    at_top = [{**r, "value": None} if r["figure"] == "p99_at_80pct_ms" else r for r in fig]
+    bounded = dataclasses.replace(frames, figures=frame(at_top, FIGURE_COLUMNS), stages=frame(st, STAGE_COLUMNS))
+    text = ramp_sentence(bounded) or ""
+    assert "every step stayed within it, so their knee is at or above 64 users" in text
+    assert "80% of it lay below the first step" in text and "at or above" not in (ramp_sentence(frames) or "")
 
     spike = spike_sentence(frames) or ""
     assert "(a spike from 16 to 160 users)" in spike and "9.0 ms before to 80.0 ms" in spike
