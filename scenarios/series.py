@@ -15,6 +15,7 @@ from typing import Any
 from runformat.records import Series, ShapeBlock, StageStats
 from scenarios.shapes import (
     StagePlan,
+    coarse_bucket,
     hist_percentile,
     ramp_stop,
     series_slot_s,
@@ -73,7 +74,7 @@ class WindowAccounting:
 
     def add(self, offset_s: float, bucket: int, failed: bool) -> None:
         slot = int(offset_s / self.slot_s)
-        self.slots[slot][bucket] += 1
+        self.slots[slot][coarse_bucket(bucket)] += 1  # two significant digits: bounded memory for long soaks
         if failed:
             self.slot_failures[slot] += 1
         if self.plan:

@@ -226,3 +226,12 @@ def test_a_stage_shorter_than_locusts_tick_is_warned_with_the_window_it_needs() 
     assert stage_warning(ramp, 32, 13) is None  # what it asked for is enough
     assert stage_warning(["--shape=spike"], 32, 4) is not None and stage_warning(["--shape", "spike"], 32, 15) is None
     assert stage_warning(["--shape", "soak"], 32, 1) is None and stage_warning([], 32, 1) is None  # one stage
+
+
+def test_a_series_slot_keeps_two_significant_digits_and_exact_values_under_a_millisecond() -> None:
+    from scenarios.shapes import coarse_bucket
+
+    assert [coarse_bucket(b) for b in (0, 7, 99)] == [0, 7, 99]  # under 1 ms: every 10 us bucket
+    assert [coarse_bucket(b) for b in (100, 123, 999, 1234, 98765)] == [100, 120, 990, 1200, 98000]
+    # up to 10 s: 100 exact buckets under 1 ms, then 90 a decade; bounded, whatever the latencies
+    assert len({coarse_bucket(b) for b in range(1_000_000)}) == 100 + 4 * 90
