@@ -57,6 +57,18 @@ def log_axis(ax: Axes, which: str = "y") -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
+def rate_axis(ax: Axes, label: str) -> None:
+    """A req/s axis: from 0, thousands separated, labelled."""
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(THOUSANDS)
+    ax.set_ylabel(label, fontsize=8)
+
+
+def legend_right(ax: Axes) -> None:
+    """The stacks' legend outside the panel, on its right (the lines stay unhidden)."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+
+
 def stack_colours(names: pd.Series) -> dict[str, str]:
     """One colour per stack, stable over the chart (sorted names, matplotlib's tab10)."""
     return colours(names)
@@ -176,7 +188,7 @@ def payload_chart(aggregate: pd.DataFrame, out_dir: Path) -> Chart | None:
     conc = int(rows["concurrency"].max())
     ax_mb.set_title(f"Bytes: {LABELS['mb_per_s']} at {conc} users", fontsize=9, loc="left")
     ax_rps.set_title(f"Requests: {LABELS['rps']} at {conc} users", fontsize=9, loc="left")
-    ax_rps.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    legend_right(ax_rps)
     fig.tight_layout()
     return emit(fig, out_dir, "scenario-payload.png", "Payload size: MB/s beside req/s",
                 "Median megabytes per second (req/s x bytes per response) and req/s of each stack at each "

@@ -16,7 +16,7 @@ from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from analysis.chart_scenarios import THOUSANDS, emit, log2_levels, log_axis, stack_colours
+from analysis.chart_scenarios import emit, legend_right, log2_levels, log_axis, rate_axis, stack_colours
 from analysis.charts import Chart
 from analysis.labels import LABELS
 from analysis.scenario_cells import by_group, first_repeat, numbers, of_cells, shape_cells
@@ -88,14 +88,12 @@ def ramp_chart(stages: pd.DataFrame, figures: pd.DataFrame, out_dir: Path) -> Ch
             log2_levels(ax, levels, [f"{v:g}" for v in levels])
             ax.set_xlabel(f"{LABELS['concurrency']} in the step (log2)", fontsize=8)
             ax.grid(alpha=0.3)
-        ax_rps.set_ylim(bottom=0)
-        ax_rps.yaxis.set_major_formatter(THOUSANDS)
-        ax_rps.set_ylabel(LABELS["rps"], fontsize=8)
+        rate_axis(ax_rps, LABELS["rps"])
         ax_p99.set_ylim(bottom=0)
         ax_p99.set_ylabel(LABELS["p99_ms"], fontsize=8)
         ax_rps.set_title(f"{key[0]}, up to {key[1]} users: req/s per step", fontsize=9, loc="left")
         ax_p99.set_title(f"{key[0]}, up to {key[1]} users: p99 per step", fontsize=9, loc="left")
-        ax_p99.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        legend_right(ax_p99)
     fig.tight_layout()
     return emit(fig, out_dir, "scenario-ramp.png", "Ramp: capacity and the knee in one run",
                 "Each step of the ramp (users doubling up to the cell's concurrency): its req/s and p99 per stack, "
@@ -144,12 +142,10 @@ def spike_chart(series: pd.DataFrame, stages: pd.DataFrame, figures: pd.DataFram
                 ax_p99.axvline(window[1] + back, color=colour[str(stack)], linestyle=":", linewidth=1.4)
         log_axis(ax_p99)
         ax_p99.set_ylabel(f"{LABELS['p99_ms']} per slot (log)", fontsize=8)
-        ax_rps.set_ylabel(f"{LABELS['rps']} per slot", fontsize=8)
-        ax_rps.set_ylim(bottom=0)
-        ax_rps.yaxis.set_major_formatter(THOUSANDS)
+        rate_axis(ax_rps, f"{LABELS['rps']} per slot")
         ax_p99.set_title(f"{key[0]}, {key[1]} users: p99 over time", fontsize=9, loc="left")
         ax_rps.set_title(f"{key[0]}, {key[1]} users: req/s over time", fontsize=9, loc="left")
-        ax_rps.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        legend_right(ax_rps)
     fig.tight_layout()
     return emit(fig, out_dir, "scenario-spike.png", "Spike: latency during the jump and the way back",
                 "p99 and req/s in each slot of the measured window per stack, first repeat; the shaded band is "
@@ -170,9 +166,7 @@ def soak_chart(series: pd.DataFrame, figures: pd.DataFrame, out_dir: Path) -> Ch
         _over_time(ax_rss, sub, "rss_mb", colour, labels)
         _over_time(ax_rps, sub, "rps", colour)
         ax_rss.set_ylabel("server RSS, MB (max in slot)", fontsize=8)
-        ax_rps.set_ylabel(f"{LABELS['rps']} per slot", fontsize=8)
-        ax_rps.set_ylim(bottom=0)
-        ax_rps.yaxis.set_major_formatter(THOUSANDS)
+        rate_axis(ax_rps, f"{LABELS['rps']} per slot")
         ax_rss.set_title(f"{key[0]}, {key[1]} users: memory (fitted slope in legend)", fontsize=9,
                          loc="left")
         ax_rps.set_title(f"{key[0]}, {key[1]} users: req/s over time", fontsize=9, loc="left")

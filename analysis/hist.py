@@ -2,7 +2,8 @@
 
 The record is runformat's LatencyFile, already merged over the cell's
 per-process files (runformat.latency.merge_latency), so a multi-process cell
-reads like any other. Histogram buckets are 10 us wide (runformat.latency.BUCKETS_PER_MS);
+reads like any other. Histogram buckets are 10 us wide (runformat.latency.BUCKETS_PER_MS), and
+percentiles are runformat.latency's (the Locust plugin reads them the same way);
 every value is taken at its bucket's lower edge, so percentiles and the mean
 share one convention and read at most 0.01 ms low.
 """
@@ -13,38 +14,10 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from runformat.latency import BUCKETS_PER_MS
+from runformat.latency import percentile_from_hist as percentile_from_hist  # re-exported for analysis
 from runformat.records import LatencyFile, Timeline
 
 NAN = math.nan
-
-
-def _bucket_value_ms(key: int) -> float:
-    # key / 100 rather than key * 0.01: the float closest to the exact decimal (412 -> 4.12)
-    return key / BUCKETS_PER_MS
-
-
-def percentile_from_hist(hist: Mapping[int, int] | Mapping[str, int], q: float) -> float:
-    """Nearest-rank percentile of a 10 us histogram, in ms; q is a fraction (0.99 = p99).
-
-    Returns the lower edge of the bucket holding the ceil(q*N)-th smallest
-    response time, so the true value lies in [result, result + 0.01) ms, as
-    Locust truncates. NaN for an empty histogram.
-    """
-    if not 0.0 <= q <= 1.0:
-        raise ValueError(f"q must be a fraction in [0, 1], got {q}")
-    items = sorted((int(k), int(v)) for k, v in hist.items() if int(v) > 0)
-    total = sum(v for _, v in items)
-    if total == 0:
-        return NAN
-    # round() absorbs float noise such as 0.07 * 100 = 7.000000000000001 (rank 7, not 8)
-    rank = max(1, math.ceil(round(q * total, 6)))
-    seen = 0
-    for key, count in items:
-        seen += count
-        if seen >= rank:
-            return _bucket_value_ms(key)
-    return _bucket_value_ms(items[-1][0])  # unreachable: seen reaches total >= rank
-
 
 def mean_from_hist(hist: Mapping[int, int] | Mapping[str, int]) -> float:
     """Mean response time in ms, each bucket at its lower edge like percentile_from_hist; NaN when empty."""

@@ -9,7 +9,8 @@ scenario with the same shape is answered too. Everything here is a pure function
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -23,9 +24,9 @@ from analysis.columns import (
     SERIES_COLUMNS,
     STAGE_COLUMNS,
 )
+from analysis.ideal import io_wait_ms
 
-IO_PATH = r"^/io\?ms=(\d+(?:\.\d+)?)$"  # the contract's simulated upstream call: N ms of waiting
-PAYLOAD_PATH = r"^/stream\?kb=(\d+(?:\.\d+)?)$"  # a streamed response of N KiB
+PAYLOAD_PATH = re.compile(r"^/stream\?kb=(\d+(?:\.\d+)?)$")  # a streamed response of N KiB
 # a figure only cells of that shape derive (analysis figures.csv): it marks the cell as one of them
 SHAPE_MARKS = {"ramp": "capacity_rps", "spike": "spike_p99_ms", "soak": "rss_mb_per_h"}
 GROUP = ["scenario", "concurrency"]
@@ -52,12 +53,24 @@ class ScenarioFrames:
                               frame(ENDPOINT_COLUMNS), frame(SERIES_COLUMNS), frame(SCALING_COLUMNS))
 
 
-def _by_path(aggregate: pd.DataFrame, pattern: str, column: str, needed: str) -> pd.DataFrame:
-    """Aggregate rows whose endpoint matches `pattern`, its number in `column`, with `needed` present."""
+def stream_kb(endpoint: object) -> float | None:
+    """N of a `/stream?kb=N` endpoint path; None for any other endpoint."""
+    found = PAYLOAD_PATH.match(endpoint) if isinstance(endpoint, str) else None
+    return float(found.group(1)) if found else None
+
+
+def _numbers(frame: pd.DataFrame, number_of: Callable[[object], float | None]) -> pd.Series:
+    """`number_of` each row's endpoint path, NaN where it has none."""
+    values = [number_of(e) for e in frame["endpoint"]]
+    return pd.Series([math.nan if v is None else v for v in values], index=frame.index, dtype=float)
+
+
+def _by_path(aggregate: pd.DataFrame, number_of: Callable[[object], float | None], column: str,
+             needed: str) -> pd.DataFrame:
+    """Aggregate rows whose endpoint `number_of` reads a number from, in `column`, with `needed` present."""
     if aggregate.empty:
         return aggregate.assign(**{column: pd.Series(dtype=float)})
-    number = aggregate["endpoint"].astype(str).str.extract(pattern, expand=False).astype(float)
-    out = aggregate.assign(**{column: number})
+    out = aggregate.assign(**{column: _numbers(aggregate, number_of)})
     keep = out[column].notna() & pd.to_numeric(out[needed], errors="coerce").notna()
     return out[keep & pd.to_numeric(out["rps"], errors="coerce").notna()]
 
@@ -67,20 +80,19 @@ def io_failed(cells: pd.DataFrame | None, ms: float, concurrency: int) -> list[s
     window): at high concurrency a blocking worker can leave every user waiting longer than the window."""
     if cells is None or cells.empty:
         return []
-    number = cells["endpoint"].astype(str).str.extract(IO_PATH, expand=False).astype(float)
-    level = cells[(number == ms) & (cells["concurrency"] == concurrency)]
+    level = cells[(_numbers(cells, io_wait_ms) == ms) & (cells["concurrency"] == concurrency)]
     ok = set(level.loc[level["status"] == "ok", "stack"])
     return sorted(set(level["stack"]) - ok)  # no repeat of theirs finished ok at this level
 
 
 def io_rows(aggregate: pd.DataFrame) -> pd.DataFrame:
     """/io?ms=N cells with an ideal rate (closed model), column `ms` added."""
-    return _by_path(aggregate, IO_PATH, "ms", "ideal_rps")
+    return _by_path(aggregate, io_wait_ms, "ms", "ideal_rps")
 
 
 def payload_rows(aggregate: pd.DataFrame) -> pd.DataFrame:
     """/stream?kb=N cells with MB/s, column `kb` added; each (stack) at the payload cells' top concurrency."""
-    rows = _by_path(aggregate, PAYLOAD_PATH, "kb", "mb_per_s")
+    rows = _by_path(aggregate, stream_kb, "kb", "mb_per_s")
     if rows.empty:
         return rows
     top: pd.DataFrame = rows[rows["concurrency"] == rows["concurrency"].max()]

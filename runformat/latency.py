@@ -9,6 +9,7 @@ latency.json, merged by `merge_reports`, with each worker's share in `workers`.
 """
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
@@ -29,6 +30,37 @@ from runformat.records import (
 BUCKETS_PER_MS = 100  # 10 microsecond buckets: key = int(response_time_ms * 100)
 BUCKET_MS = 1 / BUCKETS_PER_MS
 TIMELINE_SLOT_S = 0.1  # completions are counted per slot of this length, to find stalls
+
+
+def bucket_value_ms(key: int) -> float:
+    """A bucket's lower edge in ms. key / 100 rather than key * 0.01: the float closest to the exact decimal
+    (412 -> 4.12)."""
+    return key / BUCKETS_PER_MS
+
+
+def percentile_from_hist(hist: Mapping[int, int] | Mapping[str, int], q: float) -> float:
+    """Nearest-rank percentile of a 10 us histogram, in ms; q is a fraction (0.99 = p99).
+
+    Returns the lower edge of the bucket holding the ceil(q*N)-th smallest
+    response time, so the true value lies in [result, result + 0.01) ms, as
+    Locust truncates. NaN for an empty histogram. Here, beside the format, so the
+    Locust plugin (a series slot's p99, a ramp step's stop rule) and analysis read
+    percentiles the same way.
+    """
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"q must be a fraction in [0, 1], got {q}")
+    items = sorted((int(k), int(v)) for k, v in hist.items() if int(v) > 0)
+    total = sum(v for _, v in items)
+    if total == 0:
+        return math.nan
+    # round() absorbs float noise such as 0.07 * 100 = 7.000000000000001 (rank 7, not 8)
+    rank = max(1, math.ceil(round(q * total, 6)))
+    seen = 0
+    for key, count in items:
+        seen += count
+        if seen >= rank:
+            return bucket_value_ms(key)
+    return bucket_value_ms(items[-1][0])  # unreachable: seen reaches total >= rank
 
 
 def user_summary(expected: int | None, counts: Sequence[int]) -> UsersBlock:

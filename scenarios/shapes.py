@@ -16,6 +16,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from runformat.latency import percentile_from_hist
+
 SHAPES = ("steady", "ramp", "spike", "soak")
 MAX_SLOTS = 600  # a series has at most about this many slots, whatever the window's length
 # phases.py's shape options and whether each takes a value: dropped from a locustfile's arguments without it
@@ -84,18 +86,11 @@ def coarse_bucket(bucket: int) -> int:
     return bucket // step * step
 
 
-def hist_percentile(hist: Mapping[int, int], q: float, bucket_ms: float = 0.01) -> float | None:
-    """The q-th percentile (0-100) of a 10 us bucket histogram, in ms (the bucket's lower edge); None if empty."""
-    total = sum(hist.values())
-    if total <= 0:
-        return None
-    rank = max(1, math.ceil(q / 100.0 * total))
-    seen = 0
-    for bucket in sorted(hist):
-        seen += hist[bucket]
-        if seen >= rank:
-            return round(bucket * bucket_ms, 2)
-    return round(max(hist) * bucket_ms, 2)
+def hist_percentile(hist: Mapping[int, int], q: float) -> float | None:
+    """The q-th percentile (0-100) of a 10 us bucket histogram, in ms (runformat.latency's nearest rank, the
+    bucket's lower edge); None if empty (latency.json's null)."""
+    value = percentile_from_hist(hist, q / 100.0)
+    return None if math.isnan(value) else round(value, 2)
 
 
 def ramp_stop(stage: StagePlan, index: int, p99_ms: float | None, error_pct: float,

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from servers.base import REPO_ROOT, http_url
+from servers.base import REPO_ROOT
 from servers.container import server_command
 from servers.launcher import LOOPBACK, LaunchError, free_port, wait_ready
 from servers.matrix import Stack
 from stackmark.errors import UserError
 from stackmark.plan import BenchPlan
+from stackmark.target import ExternalServer
 
 COMPOSE_FILE = REPO_ROOT / "compose.yaml"
 PROJECT = "stackmark-bench"
@@ -117,22 +118,13 @@ def _always(action: Any) -> None:
         raise interrupted
 
 
-@dataclass
-class ContainerServer:
-    """A servers.base.ServerHandle for a stack running in a container: its pid is a host pid."""
+@dataclass(kw_only=True)
+class ContainerServer(ExternalServer):
+    """A servers.base.ServerHandle for a stack running in a container: its pid is a host pid, and the
+    engine answers whether it still runs and what it logged (an ExternalServer otherwise)."""
 
-    stack: Stack
-    host: str
-    port: int
-    command: list[str]
     engine: Engine
     container_id: str
-    ready_s: float = 0.0
-    pid: int | None = None
-
-    @property
-    def url(self) -> str:
-        return http_url(self.host, self.port)
 
     def exit_code(self) -> int | None:
         done = _call([self.engine.container, "inspect", "--format", "{{.State.Running}} {{.State.ExitCode}}",
@@ -197,7 +189,8 @@ class ComposeSession:
             pid = int(_call([self.engine.container, "inspect", "--format", "{{.State.Pid}}", cid]).stdout.strip())
             command = [*self.engine.compose, "up", SERVICE, f"STACK={stack.id}", f"engine={self.engine.describe()}",
                        "--", *server_command(stack)]
-            server = ContainerServer(stack, LOOPBACK, port, command, self.engine, cid, pid=pid or None)
+            server = ContainerServer(stack=stack, host=LOOPBACK, port=port, command=command, engine=self.engine,
+                                     container_id=cid, pid=pid or None)
             # the client waits itself: compose healthchecks do not run under Podman here
             wait_ready(server, READY_TIMEOUT_S, exit_check_every_s=1.0)
             server.ready_s = time.monotonic() - t0
